@@ -1,0 +1,21 @@
+//! SeaORM entities of Easel, one module per table. They describe rows only: no GraphQL and no
+//! domain rules live here.
+
+pub mod asset;
+pub mod canvas;
+pub mod canvas_edge;
+pub mod canvas_node;
+pub mod generation;
+pub mod user;
+pub mod user_settings;
+
+pub mod prelude {
+    //! The entities under short names, for `use entity::prelude::*`.
+    pub use crate::asset::Entity as Asset;
+    pub use crate::canvas::Entity as Canvas;
+    pub use crate::canvas_edge::Entity as CanvasEdge;
+    pub use crate::canvas_node::Entity as CanvasNode;
+    pub use crate::generation::Entity as Generation;
+    pub use crate::user::Entity as User;
+    pub use crate::user_settings::Entity as UserSettings;
+}

@@ -1,0 +1,15 @@
+//! Database migrations. The same code runs on SQLite and PostgreSQL, up and down.
+
+pub use sea_orm_migration::prelude::*;
+
+mod iden;
+mod m20261122_000001_create_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_tables::Migration)]
+    }
+}

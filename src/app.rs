@@ -1,0 +1,107 @@
+//! Builds the application: database, schema and router, and serves it on a listener until told
+//! to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::auth::{LOCAL_USER_ID, ensure_user};
+use crate::config::Config;
+use crate::db::{self, DbStats};
+use crate::graphql::{self, EaselSchema, Shared};
+
+/// What every HTTP handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: EaselSchema,
+    pub stats: Arc<DbStats>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Connects to the database, migrates it unless told not to, and builds the schema.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let stats = Arc::new(DbStats::default());
+        let db = db::connect(
+            &config.database_url,
+            config.db_max_connections,
+            stats.clone(),
+        )
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+        if config.migrate {
+            db::migrate(&db)
+                .await
+                .context("cannot migrate the database")?;
+        }
+        ensure_user(&db, LOCAL_USER_ID)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the local user: {e:?}"))?;
+        let schema = graphql::build_schema(Shared {
+            db: db.clone(),
+            limits: config.limits.clone(),
+        });
+        Ok(AppState {
+            db,
+            schema,
+            stats,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Serves Easel on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState::new(config).await?;
+    let db = state.db.clone();
+    let router = crate::http::router(state);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "easel is listening: GraphQL and GraphiQL at http://{addr}/graphql");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server error")?;
+    db.close().await.ok();
+    tracing::info!("easel stopped");
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden_in_database_urls() {
+        assert_eq!(
+            redact("postgres://easel:s3cret@db:5432/easel"),
+            "postgres://easel:***@db:5432/easel"
+        );
+        assert_eq!(
+            redact("sqlite://./data/easel.db"),
+            "sqlite://./data/easel.db"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Reading canvases: one by id, pages of them, and their nodes, edges and counts in grouped
+//! queries so that a page costs the same number of statements whatever its size.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use entity::{canvas, canvas_edge, canvas_node};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+
+/// Which canvases a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct CanvasFilter {
+    pub is_template: Option<bool>,
+    pub is_public: Option<bool>,
+    /// Name contains this, ignoring case.
+    pub search: Option<String>,
+}
+
+/// A position in a list ordered by `updated_at` descending, then id descending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub updated_at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque string clients pass back as `after`.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}",
+            self.updated_at.timestamp_micros(),
+            self.id
+        ))
+    }
+
+    /// Reads an `after` argument; `field` names it in the error.
+    pub fn decode(field: &str, cursor: &str) -> Result<Self> {
+        let invalid = || Error::bad_input(field, "is not a cursor this server gave out");
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
+        let micros: i64 = micros.parse().map_err(|_| invalid())?;
+        let updated_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        Ok(Cursor {
+            updated_at,
+            id: id.to_owned(),
+        })
+    }
+
+    pub fn of(canvas: &canvas::Model) -> Self {
+        Cursor {
+            updated_at: canvas.updated_at,
+            id: canvas.id.clone(),
+        }
+    }
+}
+
+/// One page of canvases, newest change first.
+#[derive(Debug, Clone)]
+pub struct CanvasPage {
+    pub canvases: Vec<canvas::Model>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+/// The canvas if the actor may read it: their own, a public one, or a template.
+pub async fn find_readable(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: &str,
+) -> Result<Option<canvas::Model>> {
+    let canvas = canvas::Entity::find_by_id(id.to_owned()).one(db).await?;
+    Ok(canvas.filter(|c| actor.is(&c.owner_id) || c.is_public || c.is_template))
+}
+
+fn owned_by(actor: &Actor, filter: &CanvasFilter) -> Result<Select<canvas::Entity>> {
+    let mut query = canvas::Entity::find().filter(canvas::Column::OwnerId.eq(actor.user_id()?));
+    if let Some(is_template) = filter.is_template {
+        query = query.filter(canvas::Column::IsTemplate.eq(is_template));
+    }
+    if let Some(is_public) = filter.is_public {
+        query = query.filter(canvas::Column::IsPublic.eq(is_public));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        query = query.filter(
+            Expr::expr(Func::lower(Expr::col(canvas::Column::Name)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    Ok(query)
+}
+
+/// Escapes `%`, `_` and `\` so that a search matches them literally.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+async fn page(
+    db: &impl ConnectionTrait,
+    query: Select<canvas::Entity>,
+    first: usize,
+    after: Option<Cursor>,
+) -> Result<CanvasPage> {
+    let has_previous_page = after.is_some();
+    let mut query = query;
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(canvas::Column::UpdatedAt.lt(after.updated_at))
+                .add(
+                    Condition::all()
+                        .add(canvas::Column::UpdatedAt.eq(after.updated_at))
+                        .add(canvas::Column::Id.lt(after.id)),
+                ),
+        );
+    }
+    let mut canvases = query
+        .order_by_desc(canvas::Column::UpdatedAt)
+        .order_by_desc(canvas::Column::Id)
+        .limit(first as u64 + 1)
+        .all(db)
+        .await?;
+    let has_next_page = canvases.len() > first;
+    canvases.truncate(first);
+    Ok(CanvasPage {
+        canvases,
+        has_next_page,
+        has_previous_page,
+    })
+}
+
+/// The actor's canvases, newest change first.
+pub async fn list_canvases(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &CanvasFilter,
+    first: usize,
+    after: Option<Cursor>,
+) -> Result<CanvasPage> {
+    page(db, owned_by(actor, filter)?, first, after).await
+}
+
+/// How many canvases the actor's list holds under `filter`.
+pub async fn count_canvases(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &CanvasFilter,
+) -> Result<u64> {
+    Ok(owned_by(actor, filter)?.count(db).await?)
+}
+
+/// Every template, whoever made it: templates are readable by anyone.
+pub async fn list_templates(
+    db: &impl ConnectionTrait,
+    first: usize,
+    after: Option<Cursor>,
+) -> Result<(CanvasPage, u64)> {
+    let query = canvas::Entity::find().filter(canvas::Column::IsTemplate.eq(true));
+    let total = query.clone().count(db).await?;
+    Ok((page(db, query, first, after).await?, total))
+}
+
+/// The nodes of several canvases in one query, each list in client order.
+pub async fn nodes_of(
+    db: &impl ConnectionTrait,
+    canvas_ids: &[String],
+) -> Result<HashMap<String, Vec<canvas_node::Model>>> {
+    let rows = canvas_node::Entity::find()
+        .filter(canvas_node::Column::CanvasId.is_in(canvas_ids.iter().cloned()))
+        .order_by_asc(canvas_node::Column::CanvasId)
+        .order_by_asc(canvas_node::Column::SortPosition)
+        .all(db)
+        .await?;
+    let mut by_canvas: HashMap<String, Vec<canvas_node::Model>> = HashMap::new();
+    for row in rows {
+        by_canvas
+            .entry(row.canvas_id.clone())
+            .or_default()
+            .push(row);
+    }
+    Ok(by_canvas)
+}
+
+/// The edges of several canvases in one query, each list in client order.
+pub async fn edges_of(
+    db: &impl ConnectionTrait,
+    canvas_ids: &[String],
+) -> Result<HashMap<String, Vec<canvas_edge::Model>>> {
+    let rows = canvas_edge::Entity::find()
+        .filter(canvas_edge::Column::CanvasId.is_in(canvas_ids.iter().cloned()))
+        .order_by_asc(canvas_edge::Column::CanvasId)
+        .order_by_asc(canvas_edge::Column::SortPosition)
+        .all(db)
+        .await?;
+    let mut by_canvas: HashMap<String, Vec<canvas_edge::Model>> = HashMap::new();
+    for row in rows {
+        by_canvas
+            .entry(row.canvas_id.clone())
+            .or_default()
+            .push(row);
+    }
+    Ok(by_canvas)
+}
+
+#[derive(FromQueryResult)]
+struct CountRow {
+    canvas_id: String,
+    count: i64,
+}
+
+/// Node counts of several canvases, one grouped query.
+pub async fn node_counts(
+    db: &impl ConnectionTrait,
+    canvas_ids: &[String],
+) -> Result<HashMap<String, i64>> {
+    let rows = canvas_node::Entity::find()
+        .select_only()
+        .column(canvas_node::Column::CanvasId)
+        .column_as(canvas_node::Column::Id.count(), "count")
+        .filter(canvas_node::Column::CanvasId.is_in(canvas_ids.iter().cloned()))
+        .group_by(canvas_node::Column::CanvasId)
+        .into_model::<CountRow>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.canvas_id, r.count)).collect())
+}
+
+/// Edge counts of several canvases, one grouped query.
+pub async fn edge_counts(
+    db: &impl ConnectionTrait,
+    canvas_ids: &[String],
+) -> Result<HashMap<String, i64>> {
+    let rows = canvas_edge::Entity::find()
+        .select_only()
+        .column(canvas_edge::Column::CanvasId)
+        .column_as(canvas_edge::Column::Id.count(), "count")
+        .filter(canvas_edge::Column::CanvasId.is_in(canvas_ids.iter().cloned()))
+        .group_by(canvas_edge::Column::CanvasId)
+        .into_model::<CountRow>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.canvas_id, r.count)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = Cursor {
+            updated_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: "canvas|with|bars".into(),
+        };
+        assert_eq!(Cursor::decode("after", &cursor.encode()).unwrap(), cursor);
+        assert!(Cursor::decode("after", "not a cursor").is_err());
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

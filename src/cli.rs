@@ -1,0 +1,139 @@
+//! The command line: `serve` (the default), `migrate`, `schema`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseArgs, ServeArgs};
+use crate::db::{self, DbStats};
+
+/// Easel: the GraphQL backend of node-based canvas apps.
+#[derive(Debug, Parser)]
+#[command(name = "easel", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the GraphQL API (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply, undo or inspect database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// Apply pending migrations.
+    Up {
+        /// Apply only this many.
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// Undo applied migrations, newest first.
+    Down {
+        /// How many to undo.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table and apply all migrations again. Deletes all data.
+    Fresh,
+}
+
+/// `serve`'s flags alone, for when no command is given.
+#[derive(Debug, Parser)]
+#[command(name = "easel")]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+/// Runs the command line; the process's exit code.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(ServeOnly::parse_from(["easel"]).args).await,
+        Some(Command::Migrate { action, database }) => migrate(action, database).await,
+        Some(Command::Schema) => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (EASEL_LISTEN): {e}", config.listen))?;
+    crate::serve(config, listener, shutdown_signal()).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn migrate(action: MigrateAction, database: DatabaseArgs) -> anyhow::Result<()> {
+    crate::config::database_kind(&database.database_url)?;
+    let stats = std::sync::Arc::new(DbStats::default());
+    let db = db::connect(&database.database_url, 1, stats).await?;
+    match action {
+        MigrateAction::Up { steps } => Migrator::up(&db, steps).await?,
+        MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+        MigrateAction::Fresh => Migrator::fresh(&db).await?,
+        MigrateAction::Status => {}
+    }
+    for migration in Migrator::get_migration_with_status(&db).await? {
+        println!("{:<8} {}", migration.status(), migration.name());
+    }
+    Ok(())
+}

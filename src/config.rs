@@ -1,0 +1,236 @@
+//! The server's configuration: one plain [`Config`], built from flags and `EASEL_*` variables by
+//! [`ServeArgs`] (or directly in code, as the tests do), and checked before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Limits on what one request may store; beyond them a clear error and nothing written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most nodes a canvas may hold.
+    pub max_nodes: usize,
+    /// Most edges a canvas may hold.
+    pub max_edges: usize,
+    /// Largest `data` of one node or edge, as serialized JSON.
+    pub max_node_data_bytes: usize,
+    /// Largest HTTP request body.
+    pub max_body_bytes: usize,
+    /// Largest page a list query may ask for.
+    pub max_page_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_nodes: 20_000,
+            max_edges: 40_000,
+            max_node_data_bytes: 256 * 1024,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_page_size: 500,
+        }
+    }
+}
+
+/// Everything `easel serve` needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://path` or `postgres://...`.
+    pub database_url: String,
+    /// Where to listen when the caller does not hand over a bound listener.
+    pub listen: SocketAddr,
+    /// Run pending migrations before serving.
+    pub migrate: bool,
+    /// Most database connections in the pool.
+    pub db_max_connections: u32,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: default_database_url(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            migrate: true,
+            db_max_connections: 10,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The embedded default: a SQLite file under `./data`.
+pub fn default_database_url() -> String {
+    "sqlite://./data/easel.db".to_owned()
+}
+
+/// A setting that cannot be used, named as the operator wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Checks the values that clap's parsers cannot check alone.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        database_kind(&self.database_url)?;
+        let positive = [
+            ("EASEL_MAX_NODES", self.limits.max_nodes),
+            ("EASEL_MAX_EDGES", self.limits.max_edges),
+            ("EASEL_MAX_NODE_DATA_BYTES", self.limits.max_node_data_bytes),
+            ("EASEL_MAX_BODY_BYTES", self.limits.max_body_bytes),
+            ("EASEL_MAX_PAGE_SIZE", self.limits.max_page_size),
+            ("EASEL_DB_MAX_CONNECTIONS", self.db_max_connections as usize),
+        ];
+        for (setting, value) in positive {
+            if value == 0 {
+                return Err(ConfigError {
+                    setting,
+                    message: "must be greater than 0".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Tells the database from the URL's scheme, or says which schemes work.
+pub fn database_kind(url: &str) -> Result<DatabaseKind, ConfigError> {
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
+    match scheme {
+        "sqlite" => Ok(DatabaseKind::Sqlite),
+        "postgres" | "postgresql" => Ok(DatabaseKind::Postgres),
+        _ => Err(ConfigError {
+            setting: "DATABASE_URL",
+            message: format!(
+                "expected a sqlite:// or postgres:// URL, got scheme '{scheme}' \
+                 (for example sqlite://./data/easel.db)"
+            ),
+        }),
+    }
+}
+
+/// The database flags shared by `serve` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (folder created) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value_t = default_database_url())]
+    pub database_url: String,
+
+    /// Most connections in the database pool.
+    #[arg(long, env = "EASEL_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Flags and environment variables of `easel serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, env = "EASEL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Do not run pending migrations at start (run `easel migrate up` yourself).
+    #[arg(long, env = "EASEL_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+
+    /// Most nodes one canvas may hold.
+    #[arg(long, env = "EASEL_MAX_NODES", default_value_t = Limits::default().max_nodes)]
+    pub max_nodes: usize,
+
+    /// Most edges one canvas may hold.
+    #[arg(long, env = "EASEL_MAX_EDGES", default_value_t = Limits::default().max_edges)]
+    pub max_edges: usize,
+
+    /// Largest `data` of one node or edge, in bytes of JSON.
+    #[arg(long, env = "EASEL_MAX_NODE_DATA_BYTES", default_value_t = Limits::default().max_node_data_bytes)]
+    pub max_node_data_bytes: usize,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "EASEL_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+
+    /// Largest page (`first`) a list query may ask for.
+    #[arg(long, env = "EASEL_MAX_PAGE_SIZE", default_value_t = Limits::default().max_page_size)]
+    pub max_page_size: usize,
+}
+
+impl ServeArgs {
+    /// The checked configuration these flags describe.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let config = Config {
+            database_url: self.database.database_url,
+            listen: self.listen,
+            migrate: !self.skip_migrations,
+            db_max_connections: self.database.db_max_connections,
+            limits: Limits {
+                max_nodes: self.max_nodes,
+                max_edges: self.max_edges,
+                max_node_data_bytes: self.max_node_data_bytes,
+                max_body_bytes: self.max_body_bytes,
+                max_page_size: self.max_page_size,
+            },
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The folder a `sqlite://` URL's file lives in, to create before connecting.
+pub fn sqlite_parent_dir(url: &str) -> Option<PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    PathBuf::from(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_database_scheme_names_the_setting() {
+        let err = database_kind("mysql://localhost/db").unwrap_err();
+        assert_eq!(err.setting, "DATABASE_URL");
+        assert!(err.to_string().contains("mysql"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_parent_dir_is_found_for_relative_and_absolute_paths() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://./data/easel.db"),
+            Some(PathBuf::from("./data"))
+        );
+        assert_eq!(
+            sqlite_parent_dir("sqlite:///tmp/x/easel.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x"))
+        );
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("sqlite://easel.db"), None);
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let mut config = Config::default();
+        config.limits.max_nodes = 0;
+        assert_eq!(config.validate().unwrap_err().setting, "EASEL_MAX_NODES");
+    }
+}

@@ -1,0 +1,861 @@
+//! Canvases, nodes and edges in GraphQL: types, inputs, and their thin resolvers.
+
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use entity::{canvas as canvas_row, canvas_edge, canvas_node};
+use serde_json::Value;
+
+use super::loaders::Loaders;
+use super::user::User;
+use super::{page_size, request};
+use crate::canvas::{
+    self as domain, CanvasChanges, CanvasFilter as DomainFilter, CanvasMetaInput, CanvasSnapshot,
+    Cursor, EdgeAttrs, EdgeInput, NodeAttrs, NodeInput, Patch,
+};
+use crate::error::Error;
+
+type Result<T> = async_graphql::Result<T>;
+
+/// A canvas: a graph of nodes and edges that one user owns.
+pub struct Canvas(pub canvas_row::Model);
+
+#[Object]
+impl Canvas {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// An image URL (or data URL) shown in canvas lists.
+    async fn thumbnail(&self) -> Option<&str> {
+        self.0.thumbnail.as_deref()
+    }
+
+    /// Templates are readable by everyone and copied with `duplicateCanvas`.
+    async fn is_template(&self) -> bool {
+        self.0.is_template
+    }
+
+    /// Public canvases are readable by everyone, signed in or not.
+    async fn is_public(&self) -> bool {
+        self.0.is_public
+    }
+
+    /// The pan and zoom the editor last saved.
+    async fn viewport(&self) -> Option<Viewport> {
+        self.0
+            .viewport
+            .as_ref()
+            .and_then(|v| serde_json::from_value::<domain::Viewport>(v.clone()).ok())
+            .map(Viewport::from)
+    }
+
+    /// Bumped by every write; send it back as `expectedVersion` to refuse lost updates.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+
+    async fn node_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let count = ctx
+            .data_unchecked::<Loaders>()
+            .node_counts
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    async fn edge_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let count = ctx
+            .data_unchecked::<Loaders>()
+            .edge_counts
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    /// The nodes in the order they were saved: parents before their children.
+    async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<CanvasNode>> {
+        let nodes = ctx
+            .data_unchecked::<Loaders>()
+            .nodes
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(nodes
+            .map(|nodes| nodes.iter().cloned().map(CanvasNode::from).collect())
+            .unwrap_or_default())
+    }
+
+    /// The edges in the order they were saved.
+    async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<CanvasEdge>> {
+        let edges = ctx
+            .data_unchecked::<Loaders>()
+            .edges
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(edges
+            .map(|edges| edges.iter().cloned().map(CanvasEdge::from).collect())
+            .unwrap_or_default())
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
+        let owner = ctx
+            .data_unchecked::<Loaders>()
+            .users
+            .load_one(self.0.owner_id.clone())
+            .await?;
+        owner
+            .map(User)
+            .ok_or_else(|| Error::not_found("user", self.0.owner_id.clone()).into())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A point on the canvas plane.
+#[derive(SimpleObject, Clone, Copy)]
+pub struct Position {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// A point on the canvas plane.
+#[derive(InputObject, Clone, Copy)]
+pub struct PositionInput {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// The visible part of the plane: pan and zoom.
+#[derive(SimpleObject, Clone, Copy)]
+pub struct Viewport {
+    pub x: f64,
+    pub y: f64,
+    pub zoom: f64,
+}
+
+impl From<domain::Viewport> for Viewport {
+    fn from(v: domain::Viewport) -> Self {
+        Viewport {
+            x: v.x,
+            y: v.y,
+            zoom: v.zoom,
+        }
+    }
+}
+
+/// The visible part of the plane: pan and zoom.
+#[derive(InputObject, Clone, Copy)]
+pub struct ViewportInput {
+    pub x: f64,
+    pub y: f64,
+    pub zoom: f64,
+}
+
+impl From<ViewportInput> for domain::Viewport {
+    fn from(v: ViewportInput) -> Self {
+        domain::Viewport {
+            x: v.x,
+            y: v.y,
+            zoom: v.zoom,
+        }
+    }
+}
+
+/// A node of a canvas, with React Flow's persisted fields.
+pub struct CanvasNode {
+    row: canvas_node::Model,
+    attrs: NodeAttrs,
+}
+
+impl From<canvas_node::Model> for CanvasNode {
+    fn from(row: canvas_node::Model) -> Self {
+        let attrs = domain::attrs_from_json(row.attrs.as_ref());
+        CanvasNode { row, attrs }
+    }
+}
+
+#[Object]
+impl CanvasNode {
+    /// The client's id, unique within the canvas.
+    async fn id(&self) -> ID {
+        ID(self.row.id.clone())
+    }
+
+    /// The node type the editor renders (`default`, `image`, `prompt`, ...).
+    #[graphql(name = "type")]
+    async fn node_type(&self) -> &str {
+        &self.row.node_type
+    }
+
+    async fn position(&self) -> Position {
+        Position {
+            x: self.row.position_x,
+            y: self.row.position_y,
+        }
+    }
+
+    async fn width(&self) -> Option<f64> {
+        self.row.width
+    }
+
+    async fn height(&self) -> Option<f64> {
+        self.row.height
+    }
+
+    async fn z_index(&self) -> i32 {
+        self.row.z_index
+    }
+
+    /// The group node this node sits in.
+    async fn parent_id(&self) -> Option<ID> {
+        self.row.parent_id.clone().map(ID)
+    }
+
+    /// The node's own data (prompt, parameters, media references), exactly as saved.
+    async fn data(&self) -> Json<&Value> {
+        Json(&self.row.data)
+    }
+
+    async fn hidden(&self) -> Option<bool> {
+        self.attrs.hidden
+    }
+
+    async fn draggable(&self) -> Option<bool> {
+        self.attrs.draggable
+    }
+
+    async fn selectable(&self) -> Option<bool> {
+        self.attrs.selectable
+    }
+
+    async fn connectable(&self) -> Option<bool> {
+        self.attrs.connectable
+    }
+
+    async fn deletable(&self) -> Option<bool> {
+        self.attrs.deletable
+    }
+
+    async fn focusable(&self) -> Option<bool> {
+        self.attrs.focusable
+    }
+
+    /// `"parent"` or `[[x0, y0], [x1, y1]]`.
+    async fn extent(&self) -> Option<Json<&Value>> {
+        self.attrs.extent.as_ref().map(Json)
+    }
+
+    async fn expand_parent(&self) -> Option<bool> {
+        self.attrs.expand_parent
+    }
+
+    /// `top`, `right`, `bottom` or `left`.
+    async fn source_position(&self) -> Option<&str> {
+        self.attrs.source_position.as_deref()
+    }
+
+    /// `top`, `right`, `bottom` or `left`.
+    async fn target_position(&self) -> Option<&str> {
+        self.attrs.target_position.as_deref()
+    }
+
+    /// A CSS selector of the part of the node that drags it.
+    async fn drag_handle(&self) -> Option<&str> {
+        self.attrs.drag_handle.as_deref()
+    }
+
+    /// CSS properties, as React's `style` object.
+    async fn style(&self) -> Option<Json<&Value>> {
+        self.attrs.style.as_ref().map(Json)
+    }
+
+    async fn class_name(&self) -> Option<&str> {
+        self.attrs.class_name.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+
+    /// When this node's row was last written; unchanged nodes keep it across saves.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+/// An edge of a canvas: a connection from one node's handle to another's.
+pub struct CanvasEdge {
+    row: canvas_edge::Model,
+    attrs: EdgeAttrs,
+}
+
+impl From<canvas_edge::Model> for CanvasEdge {
+    fn from(row: canvas_edge::Model) -> Self {
+        let attrs = domain::attrs_from_json(row.attrs.as_ref());
+        CanvasEdge { row, attrs }
+    }
+}
+
+#[Object]
+impl CanvasEdge {
+    async fn id(&self) -> ID {
+        ID(self.row.id.clone())
+    }
+
+    /// The node the edge starts at.
+    async fn source(&self) -> ID {
+        ID(self.row.source.clone())
+    }
+
+    async fn source_handle(&self) -> Option<&str> {
+        self.row.source_handle.as_deref()
+    }
+
+    /// The node the edge ends at.
+    async fn target(&self) -> ID {
+        ID(self.row.target.clone())
+    }
+
+    async fn target_handle(&self) -> Option<&str> {
+        self.row.target_handle.as_deref()
+    }
+
+    #[graphql(name = "type")]
+    async fn edge_type(&self) -> &str {
+        &self.row.edge_type
+    }
+
+    async fn data(&self) -> Option<Json<&Value>> {
+        self.row.data.as_ref().map(Json)
+    }
+
+    async fn animated(&self) -> Option<bool> {
+        self.attrs.animated
+    }
+
+    async fn hidden(&self) -> Option<bool> {
+        self.attrs.hidden
+    }
+
+    async fn deletable(&self) -> Option<bool> {
+        self.attrs.deletable
+    }
+
+    async fn selectable(&self) -> Option<bool> {
+        self.attrs.selectable
+    }
+
+    async fn label(&self) -> Option<&str> {
+        self.attrs.label.as_deref()
+    }
+
+    /// A marker type name or `{type, color, width, height}`.
+    async fn marker_start(&self) -> Option<Json<&Value>> {
+        self.attrs.marker_start.as_ref().map(Json)
+    }
+
+    /// A marker type name or `{type, color, width, height}`.
+    async fn marker_end(&self) -> Option<Json<&Value>> {
+        self.attrs.marker_end.as_ref().map(Json)
+    }
+
+    async fn z_index(&self) -> Option<i32> {
+        self.attrs.z_index
+    }
+
+    async fn style(&self) -> Option<Json<&Value>> {
+        self.attrs.style.as_ref().map(Json)
+    }
+
+    async fn class_name(&self) -> Option<&str> {
+        self.attrs.class_name.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+/// A node as the editor sends it; the fields mirror `CanvasNode`.
+#[derive(InputObject, Clone)]
+pub struct CanvasNodeInput {
+    pub id: ID,
+    /// Defaults to `default`.
+    #[graphql(name = "type")]
+    pub node_type: Option<String>,
+    pub position: PositionInput,
+    pub width: Option<f64>,
+    pub height: Option<f64>,
+    /// Defaults to 0.
+    pub z_index: Option<i32>,
+    pub parent_id: Option<ID>,
+    /// Defaults to `{}`.
+    pub data: Option<Json<Value>>,
+    pub hidden: Option<bool>,
+    pub draggable: Option<bool>,
+    pub selectable: Option<bool>,
+    pub connectable: Option<bool>,
+    pub deletable: Option<bool>,
+    pub focusable: Option<bool>,
+    pub extent: Option<Json<Value>>,
+    pub expand_parent: Option<bool>,
+    pub source_position: Option<String>,
+    pub target_position: Option<String>,
+    pub drag_handle: Option<String>,
+    pub style: Option<Json<Value>>,
+    pub class_name: Option<String>,
+}
+
+impl From<CanvasNodeInput> for NodeInput {
+    fn from(input: CanvasNodeInput) -> Self {
+        NodeInput {
+            id: input.id.0,
+            node_type: input.node_type.unwrap_or_else(|| "default".to_owned()),
+            x: input.position.x,
+            y: input.position.y,
+            width: input.width,
+            height: input.height,
+            z_index: input.z_index.unwrap_or(0),
+            parent_id: input.parent_id.map(|id| id.0),
+            data: input
+                .data
+                .map_or_else(|| Value::Object(Default::default()), |d| d.0),
+            attrs: NodeAttrs {
+                hidden: input.hidden,
+                draggable: input.draggable,
+                selectable: input.selectable,
+                connectable: input.connectable,
+                deletable: input.deletable,
+                focusable: input.focusable,
+                extent: input.extent.map(|v| v.0),
+                expand_parent: input.expand_parent,
+                source_position: input.source_position,
+                target_position: input.target_position,
+                drag_handle: input.drag_handle,
+                style: input.style.map(|v| v.0),
+                class_name: input.class_name,
+            },
+        }
+    }
+}
+
+/// An edge as the editor sends it; the fields mirror `CanvasEdge`.
+#[derive(InputObject, Clone)]
+pub struct CanvasEdgeInput {
+    pub id: ID,
+    pub source: ID,
+    pub source_handle: Option<String>,
+    pub target: ID,
+    pub target_handle: Option<String>,
+    /// Defaults to `default`.
+    #[graphql(name = "type")]
+    pub edge_type: Option<String>,
+    pub data: Option<Json<Value>>,
+    pub animated: Option<bool>,
+    pub hidden: Option<bool>,
+    pub deletable: Option<bool>,
+    pub selectable: Option<bool>,
+    pub label: Option<String>,
+    pub marker_start: Option<Json<Value>>,
+    pub marker_end: Option<Json<Value>>,
+    pub z_index: Option<i32>,
+    pub style: Option<Json<Value>>,
+    pub class_name: Option<String>,
+}
+
+impl From<CanvasEdgeInput> for EdgeInput {
+    fn from(input: CanvasEdgeInput) -> Self {
+        EdgeInput {
+            id: input.id.0,
+            source: input.source.0,
+            source_handle: input.source_handle,
+            target: input.target.0,
+            target_handle: input.target_handle,
+            edge_type: input.edge_type.unwrap_or_else(|| "default".to_owned()),
+            data: input.data.map(|d| d.0),
+            attrs: EdgeAttrs {
+                animated: input.animated,
+                hidden: input.hidden,
+                deletable: input.deletable,
+                selectable: input.selectable,
+                label: input.label,
+                marker_start: input.marker_start.map(|v| v.0),
+                marker_end: input.marker_end.map(|v| v.0),
+                z_index: input.z_index,
+                style: input.style.map(|v| v.0),
+                class_name: input.class_name,
+            },
+        }
+    }
+}
+
+fn patch<T, U: From<T>>(value: MaybeUndefined<T>) -> Patch<U> {
+    match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(v.into()),
+    }
+}
+
+/// A new, empty canvas.
+#[derive(InputObject)]
+pub struct CreateCanvasInput {
+    /// Up to 128 characters; a UUID v7 is made when absent.
+    pub id: Option<ID>,
+    pub name: String,
+    pub description: Option<String>,
+    pub thumbnail: Option<String>,
+    pub is_template: Option<bool>,
+    pub is_public: Option<bool>,
+    pub viewport: Option<ViewportInput>,
+}
+
+/// Metadata changes; a field left out stays as it is, a field set to null is cleared.
+#[derive(InputObject)]
+pub struct UpdateCanvasInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+    pub thumbnail: MaybeUndefined<String>,
+    pub is_template: Option<bool>,
+    pub is_public: Option<bool>,
+    pub viewport: MaybeUndefined<ViewportInput>,
+}
+
+/// A whole canvas as the editor holds it. Metadata fields left out keep their stored value;
+/// `nodes` and `edges` replace the stored ones.
+#[derive(InputObject)]
+pub struct CanvasSnapshotInput {
+    /// The canvas to save; created when new. A UUID v7 is made when absent.
+    pub id: Option<ID>,
+    pub name: String,
+    pub description: MaybeUndefined<String>,
+    pub thumbnail: MaybeUndefined<String>,
+    pub is_template: Option<bool>,
+    pub is_public: Option<bool>,
+    pub viewport: MaybeUndefined<ViewportInput>,
+    /// In the editor's order: parents before their children.
+    pub nodes: Vec<CanvasNodeInput>,
+    pub edges: Vec<CanvasEdgeInput>,
+}
+
+/// Changes to some nodes and edges; the others stay as they are.
+#[derive(InputObject, Default)]
+pub struct CanvasChangesInput {
+    /// New nodes go after the existing ones; existing ones are replaced in place.
+    pub upsert_nodes: Option<Vec<CanvasNodeInput>>,
+    /// Their edges are deleted with them.
+    pub delete_node_ids: Option<Vec<ID>>,
+    pub upsert_edges: Option<Vec<CanvasEdgeInput>>,
+    pub delete_edge_ids: Option<Vec<ID>>,
+}
+
+/// Which of your canvases to list.
+#[derive(InputObject, Default)]
+pub struct CanvasFilter {
+    pub is_template: Option<bool>,
+    pub is_public: Option<bool>,
+    /// The name contains this text, ignoring case.
+    pub search: Option<String>,
+}
+
+impl From<CanvasFilter> for DomainFilter {
+    fn from(f: CanvasFilter) -> Self {
+        DomainFilter {
+            is_template: f.is_template,
+            is_public: f.is_public,
+            search: f.search,
+        }
+    }
+}
+
+/// Where a page sits in its list.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// A canvas in a list, with the cursor to page on from it.
+#[derive(SimpleObject)]
+pub struct CanvasConnectionEdge {
+    pub cursor: String,
+    pub node: Canvas,
+}
+
+/// What a list's `totalCount` counts.
+enum Total {
+    Owned(DomainFilter),
+    Known(u64),
+}
+
+/// A page of canvases, newest change first (Relay cursor connection).
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct CanvasConnection {
+    pub edges: Vec<CanvasConnectionEdge>,
+    pub nodes: Vec<Canvas>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    total: Total,
+}
+
+#[ComplexObject]
+impl CanvasConnection {
+    /// Canvases in the whole list, not only this page.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        match &self.total {
+            Total::Known(total) => Ok(*total),
+            Total::Owned(filter) => {
+                let req = request(ctx);
+                Ok(domain::count_canvases(req.db, req.actor, filter).await?)
+            }
+        }
+    }
+}
+
+impl CanvasConnection {
+    fn new(page: domain::CanvasPage, total: Total) -> Self {
+        let cursors: Vec<String> = page
+            .canvases
+            .iter()
+            .map(|c| Cursor::of(c).encode())
+            .collect();
+        CanvasConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                start_cursor: cursors.first().cloned(),
+                end_cursor: cursors.last().cloned(),
+            },
+            edges: page
+                .canvases
+                .iter()
+                .zip(&cursors)
+                .map(|(c, cursor)| CanvasConnectionEdge {
+                    cursor: cursor.clone(),
+                    node: Canvas(c.clone()),
+                })
+                .collect(),
+            nodes: page.canvases.into_iter().map(Canvas).collect(),
+            total,
+        }
+    }
+}
+
+fn after_cursor(after: Option<String>) -> crate::Result<Option<Cursor>> {
+    after.map(|a| Cursor::decode("after", &a)).transpose()
+}
+
+#[derive(Default)]
+pub struct CanvasQuery;
+
+#[Object]
+impl CanvasQuery {
+    /// Your canvases, newest change first.
+    async fn canvases(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<CanvasFilter>,
+    ) -> Result<CanvasConnection> {
+        let req = request(ctx);
+        let first = page_size(first, req.limits)?;
+        let filter: DomainFilter = filter.unwrap_or_default().into();
+        let page =
+            domain::list_canvases(req.db, req.actor, &filter, first, after_cursor(after)?).await?;
+        Ok(CanvasConnection::new(page, Total::Owned(filter)))
+    }
+
+    /// A canvas you can read, or null when there is none.
+    async fn canvas(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Canvas>> {
+        let req = request(ctx);
+        Ok(domain::find_readable(req.db, req.actor, &id)
+            .await?
+            .map(Canvas))
+    }
+
+    /// Whether a canvas you can read has this id.
+    async fn canvas_exists(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let req = request(ctx);
+        Ok(domain::find_readable(req.db, req.actor, &id)
+            .await?
+            .is_some())
+    }
+
+    /// Every template, newest change first.
+    async fn templates(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CanvasConnection> {
+        let req = request(ctx);
+        let first = page_size(first, req.limits)?;
+        let (page, total) = domain::list_templates(req.db, first, after_cursor(after)?).await?;
+        Ok(CanvasConnection::new(page, Total::Known(total)))
+    }
+}
+
+#[derive(Default)]
+pub struct CanvasMutation;
+
+#[Object]
+impl CanvasMutation {
+    /// Creates an empty canvas.
+    async fn create_canvas(&self, ctx: &Context<'_>, input: CreateCanvasInput) -> Result<Canvas> {
+        let req = request(ctx);
+        let meta = CanvasMetaInput {
+            name: Some(input.name),
+            description: input.description.map_or(Patch::Keep, Patch::Set),
+            thumbnail: input.thumbnail.map_or(Patch::Keep, Patch::Set),
+            is_template: input.is_template,
+            is_public: input.is_public,
+            viewport: input.viewport.map_or(Patch::Keep, |v| Patch::Set(v.into())),
+        };
+        let id = input.id.map(|id| id.0);
+        Ok(Canvas(
+            domain::create_canvas(req.db, req.actor, id, meta, req.limits).await?,
+        ))
+    }
+
+    /// Changes a canvas's metadata; nodes and edges stay as they are.
+    async fn update_canvas(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCanvasInput,
+        expected_version: Option<i64>,
+    ) -> Result<Canvas> {
+        let req = request(ctx);
+        let meta = CanvasMetaInput {
+            name: input.name,
+            description: patch(input.description),
+            thumbnail: patch(input.thumbnail),
+            is_template: input.is_template,
+            is_public: input.is_public,
+            viewport: patch(input.viewport),
+        };
+        Ok(Canvas(
+            domain::update_canvas(req.db, req.actor, &id, meta, expected_version, req.limits)
+                .await?,
+        ))
+    }
+
+    /// Saves a whole canvas, creating it when its id is new. Only what changed is written; a
+    /// save that changes nothing keeps the version.
+    async fn save_canvas(
+        &self,
+        ctx: &Context<'_>,
+        input: CanvasSnapshotInput,
+        expected_version: Option<i64>,
+    ) -> Result<Canvas> {
+        let req = request(ctx);
+        let snapshot = CanvasSnapshot {
+            id: input.id.map(|id| id.0),
+            meta: CanvasMetaInput {
+                name: Some(input.name),
+                description: patch(input.description),
+                thumbnail: patch(input.thumbnail),
+                is_template: input.is_template,
+                is_public: input.is_public,
+                viewport: patch(input.viewport),
+            },
+            nodes: input.nodes.into_iter().map(Into::into).collect(),
+            edges: input.edges.into_iter().map(Into::into).collect(),
+        };
+        Ok(Canvas(
+            domain::save_canvas(req.db, req.actor, snapshot, expected_version, req.limits).await?,
+        ))
+    }
+
+    /// Upserts and deletes some nodes and edges; the rest of the canvas stays as it is.
+    async fn apply_canvas_changes(
+        &self,
+        ctx: &Context<'_>,
+        canvas_id: ID,
+        changes: CanvasChangesInput,
+        expected_version: Option<i64>,
+    ) -> Result<Canvas> {
+        let req = request(ctx);
+        let changes = CanvasChanges {
+            upsert_nodes: changes
+                .upsert_nodes
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            delete_node_ids: changes
+                .delete_node_ids
+                .unwrap_or_default()
+                .into_iter()
+                .map(|id| id.0)
+                .collect(),
+            upsert_edges: changes
+                .upsert_edges
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            delete_edge_ids: changes
+                .delete_edge_ids
+                .unwrap_or_default()
+                .into_iter()
+                .map(|id| id.0)
+                .collect(),
+        };
+        Ok(Canvas(
+            domain::apply_canvas_changes(
+                req.db,
+                req.actor,
+                &canvas_id,
+                changes,
+                expected_version,
+                req.limits,
+            )
+            .await?,
+        ))
+    }
+
+    /// Deletes a canvas with its nodes, edges, assets and generations.
+    async fn delete_canvas(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let req = request(ctx);
+        domain::delete_canvas(req.db, req.actor, &id).await?;
+        Ok(true)
+    }
+
+    /// Copies a canvas you can read (yours, a public one or a template) into a new canvas of
+    /// yours, with its nodes and edges. This is how templates are used.
+    async fn duplicate_canvas(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+    ) -> Result<Canvas> {
+        let req = request(ctx);
+        Ok(Canvas(
+            domain::duplicate_canvas(req.db, req.actor, &id, name, req.limits).await?,
+        ))
+    }
+}

@@ -1,0 +1,112 @@
+//! DataLoaders: fields of many canvases resolved by one grouped query per field, not one per
+//! canvas. A fresh set is made per request, so nothing is cached across requests.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{canvas_edge, canvas_node, user};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::canvas;
+use crate::error::Error;
+
+/// How long a loader waits to gather keys before it queries. Resolvers of one list run in the
+/// same poll, so a short delay is enough to batch them.
+const BATCH_DELAY: Duration = Duration::from_micros(500);
+
+/// The loaders of one request.
+pub struct Loaders {
+    pub node_counts: DataLoader<NodeCounts>,
+    pub edge_counts: DataLoader<EdgeCounts>,
+    pub nodes: DataLoader<Nodes>,
+    pub edges: DataLoader<Edges>,
+    pub users: DataLoader<Users>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        fn make<T: Loader<String>>(loader: T) -> DataLoader<T> {
+            DataLoader::new(loader, tokio::spawn).delay(BATCH_DELAY)
+        }
+        Loaders {
+            node_counts: make(NodeCounts(db.clone())),
+            edge_counts: make(EdgeCounts(db.clone())),
+            nodes: make(Nodes(db.clone())),
+            edges: make(Edges(db.clone())),
+            users: make(Users(db.clone())),
+        }
+    }
+}
+
+/// Node count per canvas id.
+pub struct NodeCounts(DatabaseConnection);
+
+impl Loader<String> for NodeCounts {
+    type Value = i64;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, i64>, Error> {
+        canvas::node_counts(&self.0, keys).await
+    }
+}
+
+/// Edge count per canvas id.
+pub struct EdgeCounts(DatabaseConnection);
+
+impl Loader<String> for EdgeCounts {
+    type Value = i64;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, i64>, Error> {
+        canvas::edge_counts(&self.0, keys).await
+    }
+}
+
+/// Nodes per canvas id, in client order.
+pub struct Nodes(DatabaseConnection);
+
+impl Loader<String> for Nodes {
+    type Value = std::sync::Arc<Vec<canvas_node::Model>>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {
+        let by_canvas = canvas::nodes_of(&self.0, keys).await?;
+        Ok(by_canvas
+            .into_iter()
+            .map(|(id, nodes)| (id, std::sync::Arc::new(nodes)))
+            .collect())
+    }
+}
+
+/// Edges per canvas id, in client order.
+pub struct Edges(DatabaseConnection);
+
+impl Loader<String> for Edges {
+    type Value = std::sync::Arc<Vec<canvas_edge::Model>>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {
+        let by_canvas = canvas::edges_of(&self.0, keys).await?;
+        Ok(by_canvas
+            .into_iter()
+            .map(|(id, edges)| (id, std::sync::Arc::new(edges)))
+            .collect())
+    }
+}
+
+/// Users by id.
+pub struct Users(DatabaseConnection);
+
+impl Loader<String> for Users {
+    type Value = user::Model;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, user::Model>, Error> {
+        let users = user::Entity::find()
+            .filter(user::Column::Id.is_in(keys.iter().cloned()))
+            .all(&self.0)
+            .await?;
+        Ok(users.into_iter().map(|u| (u.id.clone(), u)).collect())
+    }
+}

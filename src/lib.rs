@@ -1,0 +1,19 @@
+//! Easel: the GraphQL backend of node-based canvas apps.
+//!
+//! The binary is thin; everything a test needs is here. [`serve`] runs the server on a listener
+//! the caller bound, until a shutdown future completes.
+
+pub mod app;
+pub mod auth;
+pub mod canvas;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod time;
+
+pub use app::{AppState, serve};
+pub use config::{Config, Limits};
+pub use error::{Error, Result};

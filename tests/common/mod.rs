@@ -1,0 +1,261 @@
+//! The test harness: an Easel server on 127.0.0.1:0 over a fresh database (a temp SQLite file,
+//! or a freshly created PostgreSQL database when `EASEL_TEST_POSTGRES_URL` is set), and a client
+//! that speaks GraphQL over HTTP to it.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Once;
+
+use easel::Config;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Runs one async test body on SQLite and on PostgreSQL, as `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn scenario($app: &$crate::common::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let app = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await.unwrap();
+                scenario(&app).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await else {
+                    return;
+                };
+                scenario(&app).await;
+                app.stop().await;
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL database made for one test, dropped when it stops.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub backend: Backend,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<PgDatabase>,
+}
+
+static PG_SKIPPED: Once = Once::new();
+
+/// The PostgreSQL server for tests, or `None` (said once) when none is configured.
+fn postgres_url() -> Option<String> {
+    match std::env::var("EASEL_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            PG_SKIPPED.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: EASEL_TEST_POSTGRES_URL is not set; PostgreSQL tests are skipped"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestApp {
+    /// A server with the default configuration; `None` when PostgreSQL is asked for and skipped.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changes first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let (database_url, dir, pg) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/easel.db", dir.path().display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url()?;
+                let name = format!("easel_test_{}", uuid::Uuid::now_v7().simple());
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("EASEL_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {e}")
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                admin.close().await.ok();
+                let url = with_database(&admin_url, &name);
+                (url, None, Some(PgDatabase { admin_url, name }))
+            }
+        };
+        let mut config = Config {
+            database_url: database_url.clone(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(easel::serve(config, listener, async {
+            rx.await.ok();
+        }));
+        let app = TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            database_url,
+            backend,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+            pg,
+        };
+        app.wait_ready().await;
+        Some(app)
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(response) = self.client.get(self.url("/readyz")).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the server did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a GraphQL request; the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// Sends a GraphQL request that must succeed; its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Sends a GraphQL request that must fail; its first error.
+    pub async fn error(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected an error: {body:#}"));
+        errors[0].clone()
+    }
+
+    /// SQL statements the server has run so far, from `/metrics`.
+    pub async fn statements(&self) -> u64 {
+        let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix("easel_db_statements_total "))
+            .expect("easel_db_statements_total in /metrics")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// A direct connection to the test's database, to check rows behind the API.
+    pub async fn db(&self) -> DatabaseConnection {
+        let mut options = sea_orm::ConnectOptions::new(&self.database_url);
+        options.map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
+        Database::connect(options).await.unwrap()
+    }
+
+    /// Stops the server and drops the PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        if let Some(pg) = self.pg.take() {
+            let admin = Database::connect(&pg.admin_url).await.unwrap();
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name))
+                .await
+                .unwrap();
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// The `extensions.code` of a GraphQL error.
+pub fn code(error: &Value) -> &str {
+    error["extensions"]["code"].as_str().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_are_replaced_in_urls() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}

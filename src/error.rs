@@ -40,12 +40,8 @@ pub enum Error {
     Forbidden,
 
     /// `PAYLOAD_TOO_LARGE`: the request or an item of it is over a configured limit.
-    #[error("{what} is too large: {size} bytes, the limit is {limit}")]
-    PayloadTooLarge {
-        what: String,
-        size: usize,
-        limit: usize,
-    },
+    #[error("{what} is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { what: String, limit: usize },
 
     /// `INTERNAL_SERVER_ERROR`: a failure of the database or the store. The cause is logged,
     /// never shown; the client sees a request id.

@@ -50,11 +50,14 @@ pub fn check_meta(prefix: &str, meta: &CanvasMetaInput, limits: &Limits) -> Resu
     if let Patch::Set(thumbnail) = &meta.thumbnail
         && thumbnail.len() > limits.max_node_data_bytes
     {
-        return Err(Error::PayloadTooLarge {
-            what: format!("{prefix}.thumbnail"),
-            size: thumbnail.len(),
-            limit: limits.max_node_data_bytes,
-        });
+        return Err(Error::bad_input(
+            format!("{prefix}.thumbnail"),
+            format!(
+                "is {} bytes, more than the limit of {}",
+                thumbnail.len(),
+                limits.max_node_data_bytes
+            ),
+        ));
     }
     if let Patch::Set(viewport) = &meta.viewport
         && !(viewport.x.is_finite() && viewport.y.is_finite() && viewport.zoom > 0.0)
@@ -80,11 +83,13 @@ fn check_short(field: impl FnOnce() -> String, value: Option<&str>) -> Result<()
 fn check_data_size(label: &str, data: &serde_json::Value, limits: &Limits) -> Result<()> {
     let size = serde_json::to_vec(data).map_or(usize::MAX, |bytes| bytes.len());
     if size > limits.max_node_data_bytes {
-        return Err(Error::PayloadTooLarge {
-            what: format!("{label}.data"),
-            size,
-            limit: limits.max_node_data_bytes,
-        });
+        return Err(Error::bad_input(
+            format!("{label}.data"),
+            format!(
+                "is {size} bytes of JSON, more than the limit of {} (EASEL_MAX_NODE_DATA_BYTES)",
+                limits.max_node_data_bytes
+            ),
+        ));
     }
     Ok(())
 }

@@ -91,8 +91,7 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Error::PayloadTooLarge {
-                    what: "request body".into(),
-                    size: limit + 1,
+                    what: "the request body".into(),
                     limit,
                 },
             );

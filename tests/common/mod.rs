@@ -15,10 +15,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Runs one async test body on SQLite and on PostgreSQL, as `name::sqlite` and `name::postgres`.
+/// Runs one async test body on SQLite and on PostgreSQL, as `name::sqlite` and `name::postgres`;
+/// `with_config(|config| ...);` before the function adjusts the server's configuration.
 #[macro_export]
 macro_rules! on_both_databases {
     ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        $crate::on_both_databases! {
+            $(#[$meta])*
+            with_config(|_config| {});
+            async fn $name($app: TestApp) $body
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        with_config($adjust:expr);
+        async fn $name:ident($app:ident: TestApp) $body:block
+    ) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
@@ -28,14 +40,14 @@ macro_rules! on_both_databases {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                let app = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await.unwrap();
+                let app = $crate::common::TestApp::spawn_with($crate::common::Backend::Sqlite, $adjust).await.unwrap();
                 scenario(&app).await;
                 app.stop().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await else {
+                let Some(app) = $crate::common::TestApp::spawn_with($crate::common::Backend::Postgres, $adjust).await else {
                     return;
                 };
                 scenario(&app).await;
@@ -196,13 +208,23 @@ impl TestApp {
     /// Sends a GraphQL request that must fail; its first error.
     pub async fn error(&self, query: &str, variables: Value) -> Value {
         let body = self.gql(query, variables).await;
-        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected an error: {body:#}"));
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected an error: {body:#}"));
         errors[0].clone()
     }
 
     /// SQL statements the server has run so far, from `/metrics`.
     pub async fn statements(&self) -> u64 {
-        let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
             .find_map(|line| line.strip_prefix("easel_db_statements_total "))
             .expect("easel_db_statements_total in /metrics")

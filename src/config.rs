@@ -123,11 +123,16 @@ pub fn database_kind(url: &str) -> Result<DatabaseKind, ConfigError> {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (folder created) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value_t = default_database_url())]
+    #[arg(long, global = true, env = "DATABASE_URL", default_value_t = default_database_url())]
     pub database_url: String,
 
     /// Most connections in the database pool.
-    #[arg(long, env = "EASEL_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(
+        long,
+        global = true,
+        env = "EASEL_DB_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
     pub db_max_connections: u32,
 }
 

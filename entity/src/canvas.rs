@@ -9,6 +9,9 @@ pub struct Model {
     pub id: String,
     pub owner_id: String,
     pub name: String,
+    /// The name in lower case, for case-insensitive search on every database (SQLite's
+    /// `lower()` folds ASCII only).
+    pub search_name: String,
     pub description: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub thumbnail: Option<String>,

@@ -18,6 +18,7 @@ pub enum Canvases {
     Id,
     OwnerId,
     Name,
+    SearchName,
     Description,
     Thumbnail,
     IsTemplate,

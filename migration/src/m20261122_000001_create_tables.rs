@@ -30,6 +30,7 @@ impl MigrationTrait for Migration {
                     .col(text(Canvases::Id).primary_key())
                     .col(text(Canvases::OwnerId))
                     .col(text(Canvases::Name))
+                    .col(text(Canvases::SearchName))
                     .col(text_null(Canvases::Description))
                     .col(text_null(Canvases::Thumbnail))
                     .col(boolean(Canvases::IsTemplate).default(false))

@@ -62,6 +62,12 @@ pub async fn ensure_user(db: &impl ConnectionTrait, user_id: &str) -> Result<()>
 /// The actor's user row, created on first sight.
 pub async fn current_user(db: &impl ConnectionTrait, actor: &Actor) -> Result<entity::user::Model> {
     let id = actor.user_id()?;
+    if let Some(user) = entity::user::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+    {
+        return Ok(user);
+    }
     ensure_user(db, id).await?;
     entity::user::Entity::find_by_id(id.to_owned())
         .one(db)

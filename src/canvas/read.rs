@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::{canvas, canvas_edge, canvas_node};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
@@ -93,8 +93,7 @@ fn owned_by(actor: &Actor, filter: &CanvasFilter) -> Result<Select<canvas::Entit
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         query = query.filter(
-            Expr::expr(Func::lower(Expr::col(canvas::Column::Name)))
-                .like(LikeExpr::new(pattern).escape('\\')),
+            Expr::col(canvas::Column::SearchName).like(LikeExpr::new(pattern).escape('\\')),
         );
     }
     Ok(query)

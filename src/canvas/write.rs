@@ -297,6 +297,7 @@ fn new_canvas_row(
         id,
         owner_id: owner.to_owned(),
         name: meta.name.clone().unwrap_or_default(),
+        search_name: meta.name.as_deref().unwrap_or_default().to_lowercase(),
         description: meta.description.apply(None),
         thumbnail: meta.thumbnail.apply(None),
         is_template: meta.is_template.unwrap_or(false),
@@ -317,6 +318,7 @@ async fn insert_canvas_row(txn: &DatabaseTransaction, model: &canvas::Model) -> 
         id: Set(model.id.clone()),
         owner_id: Set(model.owner_id.clone()),
         name: Set(model.name.clone()),
+        search_name: Set(model.search_name.clone()),
         description: Set(model.description.clone()),
         thumbnail: Set(model.thumbnail.clone()),
         is_template: Set(model.is_template),
@@ -380,6 +382,7 @@ fn apply_meta(stored: &mut canvas::Model, meta: &CanvasMetaInput) -> bool {
     let before = stored.clone();
     if let Some(name) = &meta.name {
         stored.name.clone_from(name);
+        stored.search_name = name.to_lowercase();
     }
     stored.description = meta.description.apply(stored.description.take());
     stored.thumbnail = meta.thumbnail.apply(stored.thumbnail.take());
@@ -409,6 +412,7 @@ async fn bump(
     let row = canvas::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(stored.id.clone()),
         name: Set(stored.name.clone()),
+        search_name: Set(stored.search_name.clone()),
         description: Set(stored.description.clone()),
         thumbnail: Set(stored.thumbnail.clone()),
         is_template: Set(stored.is_template),

@@ -663,6 +663,55 @@ impl CanvasConnection {
     }
 }
 
+/// Loads what the query asks of every canvas of a page in one batch per field, before the
+/// canvases resolve one by one (and hit the loaders' cache). Left to the loaders' batch delay
+/// alone, a slow poll could split a page into several batches.
+async fn prime_page(ctx: &Context<'_>, canvases: &[canvas_row::Model]) -> Result<()> {
+    let look = ctx.look_ahead();
+    let wants = |field: &str| {
+        look.field("nodes").field(field).exists()
+            || look.field("edges").field("node").field(field).exists()
+    };
+    let ids: Vec<String> = canvases.iter().map(|c| c.id.clone()).collect();
+    let mut owners: Vec<String> = canvases.iter().map(|c| c.owner_id.clone()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let loaders = ctx.data_unchecked::<Loaders>();
+    futures::try_join!(
+        async {
+            if wants("nodeCount") {
+                loaders.node_counts.load_many(ids.clone()).await?;
+            }
+            Ok::<(), Error>(())
+        },
+        async {
+            if wants("edgeCount") {
+                loaders.edge_counts.load_many(ids.clone()).await?;
+            }
+            Ok(())
+        },
+        async {
+            if wants("nodes") {
+                loaders.nodes.load_many(ids.clone()).await?;
+            }
+            Ok(())
+        },
+        async {
+            if wants("edges") {
+                loaders.edges.load_many(ids.clone()).await?;
+            }
+            Ok(())
+        },
+        async {
+            if wants("owner") {
+                loaders.users.load_many(owners.clone()).await?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
 fn after_cursor(after: Option<String>) -> crate::Result<Option<Cursor>> {
     after.map(|a| Cursor::decode("after", &a)).transpose()
 }
@@ -685,6 +734,7 @@ impl CanvasQuery {
         let filter: DomainFilter = filter.unwrap_or_default().into();
         let page =
             domain::list_canvases(req.db, req.actor, &filter, first, after_cursor(after)?).await?;
+        prime_page(ctx, &page.canvases).await?;
         Ok(CanvasConnection::new(page, Total::Owned(filter)))
     }
 
@@ -714,6 +764,7 @@ impl CanvasQuery {
         let req = request(ctx);
         let first = page_size(first, req.limits)?;
         let (page, total) = domain::list_templates(req.db, first, after_cursor(after)?).await?;
+        prime_page(ctx, &page.canvases).await?;
         Ok(CanvasConnection::new(page, Total::Known(total)))
     }
 }

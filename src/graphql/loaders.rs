@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{canvas_edge, canvas_node, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -17,17 +17,17 @@ const BATCH_DELAY: Duration = Duration::from_micros(500);
 
 /// The loaders of one request.
 pub struct Loaders {
-    pub node_counts: DataLoader<NodeCounts>,
-    pub edge_counts: DataLoader<EdgeCounts>,
-    pub nodes: DataLoader<Nodes>,
-    pub edges: DataLoader<Edges>,
-    pub users: DataLoader<Users>,
+    pub node_counts: DataLoader<NodeCounts, HashMapCache>,
+    pub edge_counts: DataLoader<EdgeCounts, HashMapCache>,
+    pub nodes: DataLoader<Nodes, HashMapCache>,
+    pub edges: DataLoader<Edges, HashMapCache>,
+    pub users: DataLoader<Users, HashMapCache>,
 }
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
-        fn make<T: Loader<String>>(loader: T) -> DataLoader<T> {
-            DataLoader::new(loader, tokio::spawn).delay(BATCH_DELAY)
+        fn make<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
+            DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY)
         }
         Loaders {
             node_counts: make(NodeCounts(db.clone())),
@@ -47,7 +47,8 @@ impl Loader<String> for NodeCounts {
     type Error = Error;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, i64>, Error> {
-        canvas::node_counts(&self.0, keys).await
+        let counts = canvas::node_counts(&self.0, keys).await?;
+        Ok(every_key(keys, counts))
     }
 }
 
@@ -59,7 +60,8 @@ impl Loader<String> for EdgeCounts {
     type Error = Error;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, i64>, Error> {
-        canvas::edge_counts(&self.0, keys).await
+        let counts = canvas::edge_counts(&self.0, keys).await?;
+        Ok(every_key(keys, counts))
     }
 }
 
@@ -72,7 +74,7 @@ impl Loader<String> for Nodes {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {
         let by_canvas = canvas::nodes_of(&self.0, keys).await?;
-        Ok(by_canvas
+        Ok(every_key(keys, by_canvas)
             .into_iter()
             .map(|(id, nodes)| (id, std::sync::Arc::new(nodes)))
             .collect())
@@ -88,7 +90,7 @@ impl Loader<String> for Edges {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {
         let by_canvas = canvas::edges_of(&self.0, keys).await?;
-        Ok(by_canvas
+        Ok(every_key(keys, by_canvas)
             .into_iter()
             .map(|(id, edges)| (id, std::sync::Arc::new(edges)))
             .collect())
@@ -109,4 +111,12 @@ impl Loader<String> for Users {
             .await?;
         Ok(users.into_iter().map(|u| (u.id.clone(), u)).collect())
     }
+}
+
+/// An answer for every key asked, the empty value where the database had no row, so that the
+/// cache remembers "none" too and a later `load_one` does not query again.
+fn every_key<V: Default>(keys: &[String], mut found: HashMap<String, V>) -> HashMap<String, V> {
+    keys.iter()
+        .map(|key| (key.clone(), found.remove(key).unwrap_or_default()))
+        .collect()
 }

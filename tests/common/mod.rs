@@ -63,10 +63,47 @@ pub enum Backend {
     Postgres,
 }
 
-/// A PostgreSQL database made for one test, dropped when it stops.
-struct PgDatabase {
+/// A PostgreSQL database made for one test; [`ScratchPostgres::drop_database`] removes it.
+pub struct ScratchPostgres {
+    /// The URL of the new database.
+    pub url: String,
     admin_url: String,
     name: String,
+}
+
+impl ScratchPostgres {
+    /// Creates a fresh database on the server of `EASEL_TEST_POSTGRES_URL`; `None` (said once)
+    /// when that is not set. Panics when it is set but the server does not answer.
+    pub async fn create() -> Option<ScratchPostgres> {
+        let admin_url = postgres_url()?;
+        let name = format!("easel_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("EASEL_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {e}")
+        });
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        Some(ScratchPostgres {
+            url: with_database(&admin_url, &name),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Drops the database, closing whatever still uses it.
+    pub async fn drop_database(self) {
+        let admin = Database::connect(&self.admin_url).await.unwrap();
+        admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+    }
 }
 
 pub struct TestApp {
@@ -77,7 +114,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<PgDatabase>,
+    pg: Option<ScratchPostgres>,
 }
 
 static PG_SKIPPED: Once = Once::new();
@@ -130,18 +167,8 @@ impl TestApp {
                 (url, Some(dir), None)
             }
             Backend::Postgres => {
-                let admin_url = postgres_url()?;
-                let name = format!("easel_test_{}", uuid::Uuid::now_v7().simple());
-                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
-                    panic!("EASEL_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {e}")
-                });
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                admin.close().await.ok();
-                let url = with_database(&admin_url, &name);
-                (url, None, Some(PgDatabase { admin_url, name }))
+                let pg = ScratchPostgres::create().await?;
+                (pg.url.clone(), None, Some(pg))
             }
         };
         let mut config = Config {
@@ -249,12 +276,7 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
         if let Some(pg) = self.pg.take() {
-            let admin = Database::connect(&pg.admin_url).await.unwrap();
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name))
-                .await
-                .unwrap();
-            admin.close().await.ok();
+            pg.drop_database().await;
         }
     }
 }

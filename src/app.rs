@@ -3,20 +3,27 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use crate::assets::{AssetStore, Assets, TokenSigner, cleanup};
 use crate::auth::{LOCAL_USER_ID, ensure_user};
 use crate::config::Config;
 use crate::db::{self, DbStats};
 use crate::graphql::{self, EaselSchema, Shared};
+use crate::secret::ServerSecret;
+
+/// How often failed object removals are retried.
+const CLEANUP_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// What every HTTP handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub assets: Assets,
     pub schema: EaselSchema,
     pub stats: Arc<DbStats>,
     pub config: Arc<Config>,
@@ -42,12 +49,22 @@ impl AppState {
         ensure_user(&db, LOCAL_USER_ID)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the local user: {e:?}"))?;
+        let secret = ServerSecret::load(config.secret_key.as_deref(), &config.data_dir)?;
+        let store = AssetStore::open(&config.assets)?;
+        tracing::info!(store = %store.url, presigned = store.presigns(), "asset store opened");
+        let assets = Assets {
+            store,
+            tokens: TokenSigner::new(&secret),
+            config: config.assets.clone(),
+        };
         let schema = graphql::build_schema(Shared {
             db: db.clone(),
+            assets: assets.clone(),
             limits: config.limits.clone(),
         });
         Ok(AppState {
             db,
+            assets,
             schema,
             stats,
             config: Arc::new(config),
@@ -63,6 +80,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::new(config).await?;
     let db = state.db.clone();
+    cleanup::spawn_retry_loop(db.clone(), state.assets.store.clone(), CLEANUP_RETRY_EVERY);
     let router = crate::http::router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "easel is listening: GraphQL and GraphiQL at http://{addr}/graphql");

@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 
-use crate::config::{DatabaseArgs, ServeArgs};
+use crate::assets::AssetStore;
+use crate::assets::cleanup::{self, GcOptions};
+use crate::config::{DatabaseArgs, ServeArgs, StoreArgs};
 use crate::db::{self, DbStats};
 
 /// Easel: the GraphQL backend of node-based canvas apps.
@@ -30,6 +32,32 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Look after the asset store.
+    Assets {
+        #[command(subcommand)]
+        action: AssetsAction,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AssetsAction {
+    /// Find PENDING assets older than a TTL and objects no asset names; remove them with --apply
+    /// (a dry run by default). Also retries object removals that failed before.
+    Gc {
+        /// Remove what is found; without it, only report.
+        #[arg(long)]
+        apply: bool,
+        /// PENDING assets older than this are abandoned uploads.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        pending_older_than: std::time::Duration,
+        /// Leave objects younger than this alone, even when no asset names them.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +96,11 @@ pub async fn run() -> ExitCode {
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(ServeOnly::parse_from(["easel"]).args).await,
         Some(Command::Migrate { action, database }) => migrate(action, database).await,
+        Some(Command::Assets {
+            action,
+            database,
+            store,
+        }) => assets(action, database, store).await,
         Some(Command::Schema) => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -135,5 +168,50 @@ async fn migrate(action: MigrateAction, database: DatabaseArgs) -> anyhow::Resul
     for migration in Migrator::get_migration_with_status(&db).await? {
         println!("{:<8} {}", migration.status(), migration.name());
     }
+    Ok(())
+}
+
+async fn assets(
+    action: AssetsAction,
+    database: DatabaseArgs,
+    store: StoreArgs,
+) -> anyhow::Result<()> {
+    let AssetsAction::Gc {
+        apply,
+        pending_older_than,
+        grace,
+    } = action;
+    let store = AssetStore::open(&store.into_asset_config())?;
+    let stats = std::sync::Arc::new(DbStats::default());
+    let db = db::connect(&database.database_url, 2, stats).await?;
+    let options = GcOptions {
+        apply,
+        pending_older_than,
+        orphan_grace: grace,
+    };
+    let report = cleanup::gc(&db, &store, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let verb = if apply { "removed" } else { "would remove" };
+    for id in &report.stale_pending {
+        println!("{verb} stale PENDING asset {id}");
+    }
+    for (key, size) in &report.orphans {
+        println!("{verb} orphan object {key} ({size} bytes)");
+    }
+    let orphan_bytes: u64 = report.orphans.iter().map(|(_, size)| size).sum();
+    println!(
+        "{} stale PENDING assets, {} orphan objects ({orphan_bytes} bytes){}",
+        report.stale_pending.len(),
+        report.orphans.len(),
+        if apply {
+            format!(
+                "; removed; {} scheduled removals done, {} still failing",
+                report.scheduled.0, report.scheduled.1
+            )
+        } else {
+            "; dry run, nothing removed (pass --apply to remove)".to_owned()
+        }
+    );
     Ok(())
 }

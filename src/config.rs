@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -33,6 +34,38 @@ impl Default for Limits {
     }
 }
 
+/// Where asset bytes live and how long the URLs to them last.
+#[derive(Debug, Clone)]
+pub struct AssetConfig {
+    /// `file://PATH`, `memory://`, `s3://BUCKET`, `gs://BUCKET` or `az://CONTAINER`.
+    pub store_url: String,
+    /// Options for the store's builder (`aws_endpoint`, `aws_access_key_id`, ...), as
+    /// `object_store` names them; `easel serve` takes them from `AWS_*`, `GOOGLE_*` and
+    /// `AZURE_*` variables.
+    pub store_options: Vec<(String, String)>,
+    /// A folder inside the store that every key goes under.
+    pub prefix: Option<String>,
+    /// How long an upload URL works.
+    pub upload_url_ttl: Duration,
+    /// How long a download URL works.
+    pub download_url_ttl: Duration,
+    /// Largest asset accepted.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for AssetConfig {
+    fn default() -> Self {
+        AssetConfig {
+            store_url: "file://./data/assets".to_owned(),
+            store_options: Vec::new(),
+            prefix: None,
+            upload_url_ttl: Duration::from_secs(15 * 60),
+            download_url_ttl: Duration::from_secs(60 * 60),
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
 /// Everything `easel serve` needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -45,6 +78,15 @@ pub struct Config {
     /// Most database connections in the pool.
     pub db_max_connections: u32,
     pub limits: Limits,
+    pub assets: AssetConfig,
+    /// Where Easel keeps its own files (the generated secret key).
+    pub data_dir: PathBuf,
+    /// The server secret (32 bytes, base64) that signs upload and download tokens; generated
+    /// into `data_dir/secret.key` when not given. Replicas must share it.
+    pub secret_key: Option<String>,
+    /// The URL clients reach this server at, for the upload and download URLs it hands out;
+    /// taken from each request's `Host` when not set.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -55,6 +97,10 @@ impl Default for Config {
             migrate: true,
             db_max_connections: 10,
             limits: Limits::default(),
+            assets: AssetConfig::default(),
+            data_dir: PathBuf::from("./data"),
+            secret_key: None,
+            public_url: None,
         }
     }
 }
@@ -84,6 +130,20 @@ impl Config {
             ("EASEL_MAX_PAGE_SIZE", self.limits.max_page_size),
             ("EASEL_DB_MAX_CONNECTIONS", self.db_max_connections as usize),
         ];
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError {
+                setting: "EASEL_PUBLIC_URL",
+                message: format!("expected an http:// or https:// URL, got '{url}'"),
+            });
+        }
+        if self.assets.max_upload_bytes == 0 {
+            return Err(ConfigError {
+                setting: "EASEL_MAX_UPLOAD_BYTES",
+                message: "must be greater than 0".into(),
+            });
+        }
         for (setting, value) in positive {
             if value == 0 {
                 return Err(ConfigError {
@@ -136,6 +196,36 @@ pub struct DatabaseArgs {
     pub db_max_connections: u32,
 }
 
+/// The asset store flags shared by `serve` and `assets`.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Where asset bytes live: file://PATH, memory://, s3://BUCKET, gs://BUCKET, az://CONTAINER.
+    /// Credentials and endpoints come from the usual AWS_*, GOOGLE_* and AZURE_* variables.
+    #[arg(
+        long,
+        global = true,
+        env = "EASEL_ASSET_STORE",
+        default_value = "file://./data/assets"
+    )]
+    pub asset_store: String,
+
+    /// A folder inside the store that every asset key goes under.
+    #[arg(long, global = true, env = "EASEL_ASSET_PREFIX")]
+    pub asset_prefix: Option<String>,
+}
+
+impl StoreArgs {
+    /// The store part of the asset configuration, other settings at their defaults.
+    pub fn into_asset_config(self) -> AssetConfig {
+        AssetConfig {
+            store_url: self.asset_store,
+            store_options: store_options_from_env(),
+            prefix: self.asset_prefix,
+            ..AssetConfig::default()
+        }
+    }
+}
+
 /// Flags and environment variables of `easel serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -169,6 +259,46 @@ pub struct ServeArgs {
     /// Largest page (`first`) a list query may ask for.
     #[arg(long, env = "EASEL_MAX_PAGE_SIZE", default_value_t = Limits::default().max_page_size)]
     pub max_page_size: usize,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// How long an upload URL works (e.g. 15m, 1h).
+    #[arg(long, env = "EASEL_UPLOAD_URL_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub upload_url_ttl: Duration,
+
+    /// How long a download URL works (e.g. 1h).
+    #[arg(long, env = "EASEL_DOWNLOAD_URL_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub download_url_ttl: Duration,
+
+    /// Largest asset accepted, in bytes.
+    #[arg(long, env = "EASEL_MAX_UPLOAD_BYTES", default_value_t = AssetConfig::default().max_upload_bytes)]
+    pub max_upload_bytes: u64,
+
+    /// Folder for Easel's own files (the generated secret key).
+    #[arg(long, env = "EASEL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The secret that signs upload and download tokens: 32 bytes in base64. Generated into
+    /// DATA_DIR/secret.key when not set; replicas must share one.
+    #[arg(long, env = "EASEL_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// The URL clients reach this server at (e.g. https://easel.example.com), for the upload and
+    /// download URLs it hands out. Default: the Host of each request.
+    #[arg(long, env = "EASEL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// The object-store options in the environment: `AWS_*`, `GOOGLE_*` and `AZURE_*` variables,
+/// lower-cased as `object_store` spells its configuration keys.
+pub fn store_options_from_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(key, _)| {
+            key.starts_with("AWS_") || key.starts_with("GOOGLE_") || key.starts_with("AZURE_")
+        })
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect()
 }
 
 impl ServeArgs {
@@ -186,6 +316,17 @@ impl ServeArgs {
                 max_body_bytes: self.max_body_bytes,
                 max_page_size: self.max_page_size,
             },
+            assets: AssetConfig {
+                upload_url_ttl: self.upload_url_ttl,
+                download_url_ttl: self.download_url_ttl,
+                max_upload_bytes: self.max_upload_bytes,
+                ..self.store.into_asset_config()
+            },
+            data_dir: self.data_dir,
+            secret_key: self.secret_key,
+            public_url: self
+                .public_url
+                .map(|url| url.trim_end_matches('/').to_owned()),
         };
         config.validate()?;
         Ok(config)

@@ -4,6 +4,7 @@
 //! the caller bound, until a shutdown future completes.
 
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod canvas;
 pub mod cli;
@@ -12,6 +13,8 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod pagination;
+pub mod secret;
 pub mod time;
 
 pub use app::{AppState, serve};

@@ -2,6 +2,7 @@
 //! domain rules live here.
 
 pub mod asset;
+pub mod blob_deletion;
 pub mod canvas;
 pub mod canvas_edge;
 pub mod canvas_node;
@@ -12,6 +13,7 @@ pub mod user_settings;
 pub mod prelude {
     //! The entities under short names, for `use entity::prelude::*`.
     pub use crate::asset::Entity as Asset;
+    pub use crate::blob_deletion::Entity as BlobDeletion;
     pub use crate::canvas::Entity as Canvas;
     pub use crate::canvas_edge::Entity as CanvasEdge;
     pub use crate::canvas_node::Entity as CanvasNode;

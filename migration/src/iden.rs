@@ -113,3 +113,12 @@ pub enum UserSettings {
     Preferences,
     UpdatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum BlobDeletions {
+    Table,
+    ObjectKey,
+    Attempts,
+    LastError,
+    CreatedAt,
+}

@@ -4,12 +4,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod iden;
 mod m20261122_000001_create_tables;
+mod m20261122_000002_blob_deletions;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261122_000001_create_tables::Migration),
+            Box::new(m20261122_000002_blob_deletions::Migration),
+        ]
     }
 }

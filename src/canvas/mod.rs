@@ -10,7 +10,7 @@ mod write;
 
 pub use ids::{CanvasId, MAX_ID_CHARS, check_item_id};
 pub use read::{
-    CanvasFilter, CanvasPage, Cursor, count_canvases, edge_counts, edges_of, find_readable,
+    CanvasFilter, CanvasPage, count_canvases, cursor_of, edge_counts, edges_of, find_readable,
     list_canvases, list_templates, node_counts, nodes_of,
 };
 pub use write::{

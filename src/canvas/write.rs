@@ -17,6 +17,7 @@ use super::{
     CanvasId, CanvasMetaInput, CanvasSnapshot, EdgeAttrs, EdgeInput, NodeAttrs, NodeInput,
     attrs_from_json,
 };
+use crate::assets::{AssetStore, cleanup};
 use crate::auth::{Actor, ensure_user};
 use crate::config::Limits;
 use crate::db::{begin_write, max_bind_params};
@@ -204,15 +205,24 @@ pub async fn apply_canvas_changes(
     Ok(stored)
 }
 
-/// Deletes a canvas; its nodes, edges, assets and generations go with it (foreign-key cascade).
-pub async fn delete_canvas(db: &DatabaseConnection, actor: &Actor, id: &str) -> Result<()> {
+/// Deletes a canvas; its nodes, edges, assets and generations go with it (foreign-key cascade),
+/// and its assets' objects are removed from the store after the commit.
+pub async fn delete_canvas(
+    db: &DatabaseConnection,
+    store: &AssetStore,
+    actor: &Actor,
+    id: &str,
+) -> Result<()> {
     actor.user_id()?;
     let txn = begin_write(db).await?;
     lock_own_canvas(&txn, actor, id).await?;
+    let keys = cleanup::keys_of_canvas(&txn, id).await?;
+    cleanup::schedule(&txn, &keys).await?;
     canvas::Entity::delete_by_id(id.to_owned())
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    cleanup::remove(db, store, &keys).await;
     Ok(())
 }
 

@@ -7,14 +7,16 @@ use chrono::{DateTime, Utc};
 use entity::{canvas as canvas_row, canvas_edge, canvas_node};
 use serde_json::Value;
 
+use super::asset::Asset;
 use super::loaders::Loaders;
 use super::user::User;
 use super::{page_size, request};
 use crate::canvas::{
     self as domain, CanvasChanges, CanvasFilter as DomainFilter, CanvasMetaInput, CanvasSnapshot,
-    Cursor, EdgeAttrs, EdgeInput, NodeAttrs, NodeInput, Patch,
+    EdgeAttrs, EdgeInput, NodeAttrs, NodeInput, Patch,
 };
 use crate::error::Error;
+use crate::pagination::Cursor;
 
 type Result<T> = async_graphql::Result<T>;
 
@@ -104,6 +106,24 @@ impl Canvas {
         Ok(edges
             .map(|edges| edges.iter().cloned().map(CanvasEdge::from).collect())
             .unwrap_or_default())
+    }
+
+    /// The canvas's assets, newest first; others see only READY ones.
+    async fn assets(&self, ctx: &Context<'_>) -> Result<Vec<Asset>> {
+        let req = request(ctx);
+        let assets = ctx
+            .data_unchecked::<Loaders>()
+            .assets
+            .load_one(self.0.id.clone())
+            .await?
+            .unwrap_or_default();
+        let owner = req.actor.is(&self.0.owner_id);
+        Ok(assets
+            .iter()
+            .filter(|a| owner || a.status == entity::asset::AssetStatus::Ready)
+            .cloned()
+            .map(Asset)
+            .collect())
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
@@ -639,7 +659,7 @@ impl CanvasConnection {
         let cursors: Vec<String> = page
             .canvases
             .iter()
-            .map(|c| Cursor::of(c).encode())
+            .map(|c| domain::cursor_of(c).encode())
             .collect();
         CanvasConnection {
             page_info: PageInfo {
@@ -708,12 +728,14 @@ async fn prime_page(ctx: &Context<'_>, canvases: &[canvas_row::Model]) -> Result
             }
             Ok(())
         },
+        async {
+            if wants("assets") {
+                loaders.assets.load_many(ids.clone()).await?;
+            }
+            Ok(())
+        },
     )?;
     Ok(())
-}
-
-fn after_cursor(after: Option<String>) -> crate::Result<Option<Cursor>> {
-    after.map(|a| Cursor::decode("after", &a)).transpose()
 }
 
 #[derive(Default)]
@@ -732,8 +754,14 @@ impl CanvasQuery {
         let req = request(ctx);
         let first = page_size(first, req.limits)?;
         let filter: DomainFilter = filter.unwrap_or_default().into();
-        let page =
-            domain::list_canvases(req.db, req.actor, &filter, first, after_cursor(after)?).await?;
+        let page = domain::list_canvases(
+            req.db,
+            req.actor,
+            &filter,
+            first,
+            Cursor::decode_after(after.as_deref())?,
+        )
+        .await?;
         prime_page(ctx, &page.canvases).await?;
         Ok(CanvasConnection::new(page, Total::Owned(filter)))
     }
@@ -763,7 +791,8 @@ impl CanvasQuery {
     ) -> Result<CanvasConnection> {
         let req = request(ctx);
         let first = page_size(first, req.limits)?;
-        let (page, total) = domain::list_templates(req.db, first, after_cursor(after)?).await?;
+        let (page, total) =
+            domain::list_templates(req.db, first, Cursor::decode_after(after.as_deref())?).await?;
         prime_page(ctx, &page.canvases).await?;
         Ok(CanvasConnection::new(page, Total::Known(total)))
     }
@@ -892,7 +921,7 @@ impl CanvasMutation {
     /// Deletes a canvas with its nodes, edges, assets and generations.
     async fn delete_canvas(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let req = request(ctx);
-        domain::delete_canvas(req.db, req.actor, &id).await?;
+        domain::delete_canvas(req.db, &req.assets.store, req.actor, &id).await?;
         Ok(true)
     }
 

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{canvas_edge, canvas_node, user};
+use entity::{asset, canvas_edge, canvas_node, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use crate::canvas;
 use crate::error::Error;
+use crate::{assets, canvas};
 
 /// How long a loader waits to gather keys before it queries. Resolvers of one list run in the
 /// same poll, so a short delay is enough to batch them.
@@ -22,6 +22,7 @@ pub struct Loaders {
     pub nodes: DataLoader<Nodes, HashMapCache>,
     pub edges: DataLoader<Edges, HashMapCache>,
     pub users: DataLoader<Users, HashMapCache>,
+    pub assets: DataLoader<CanvasAssets, HashMapCache>,
 }
 
 impl Loaders {
@@ -35,6 +36,7 @@ impl Loaders {
             nodes: make(Nodes(db.clone())),
             edges: make(Edges(db.clone())),
             users: make(Users(db.clone())),
+            assets: make(CanvasAssets(db.clone())),
         }
     }
 }
@@ -110,6 +112,22 @@ impl Loader<String> for Users {
             .all(&self.0)
             .await?;
         Ok(users.into_iter().map(|u| (u.id.clone(), u)).collect())
+    }
+}
+
+/// Assets per canvas id, newest first.
+pub struct CanvasAssets(DatabaseConnection);
+
+impl Loader<String> for CanvasAssets {
+    type Value = std::sync::Arc<Vec<asset::Model>>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {
+        let by_canvas = assets::assets_of_canvases(&self.0, keys).await?;
+        Ok(every_key(keys, by_canvas)
+            .into_iter()
+            .map(|(id, assets)| (id, std::sync::Arc::new(assets)))
+            .collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL layer: schema assembly, one module per area, thin resolvers that call the domain
 //! and map its results to GraphQL objects, and the DataLoaders that keep lists free of N+1.
 
+mod asset;
 mod canvas;
 mod loaders;
 mod user;
@@ -10,23 +11,30 @@ use sea_orm::DatabaseConnection;
 
 pub use loaders::Loaders;
 
+use crate::assets::Assets;
 use crate::auth::Actor;
 use crate::config::Limits;
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, canvas::CanvasQuery);
+pub struct Query(user::UserQuery, canvas::CanvasQuery, asset::AssetQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(canvas::CanvasMutation);
+pub struct Mutation(canvas::CanvasMutation, asset::AssetMutation);
 
 pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// What every resolver may read from the schema: the database and the limits.
+/// What every resolver may read from the schema: the database, the asset store and the limits.
 #[derive(Clone)]
 pub struct Shared {
     pub db: DatabaseConnection,
+    pub assets: Assets,
     pub limits: Limits,
 }
+
+/// The URL this server is reached at, for the upload and download URLs it hands out; set per
+/// request.
+#[derive(Clone, Debug)]
+pub struct BaseUrl(pub String);
 
 /// Builds the schema over a database.
 pub fn build_schema(shared: Shared) -> EaselSchema {
@@ -45,16 +53,20 @@ pub fn sdl() -> String {
 /// The per-request pieces a resolver needs.
 pub(crate) struct Request<'a> {
     pub db: &'a DatabaseConnection,
+    pub assets: &'a Assets,
     pub limits: &'a Limits,
     pub actor: &'a Actor,
+    pub base_url: &'a str,
 }
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> Request<'a> {
     let shared = ctx.data_unchecked::<Shared>();
     Request {
         db: &shared.db,
+        assets: &shared.assets,
         limits: &shared.limits,
         actor: ctx.data_unchecked::<Actor>(),
+        base_url: ctx.data_opt::<BaseUrl>().map_or("", |b| b.0.as_str()),
     }
 }
 

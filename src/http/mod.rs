@@ -1,6 +1,15 @@
-//! The plain HTTP routes: GraphQL and GraphiQL, health, readiness and metrics.
+//! The plain HTTP routes: GraphQL and GraphiQL, uploads and downloads, health, readiness and
+//! metrics.
 
+mod files;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use async_graphql::http::MultipartOptions;
+use futures::StreamExt;
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use async_graphql::http::GraphiQLSource;
 use axum::Router;
@@ -8,7 +17,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -17,7 +26,10 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db;
 use crate::error::{Error, REQUEST_ID};
-use crate::graphql::Loaders;
+use crate::graphql::{BaseUrl, Loaders};
+
+/// Most files one multipart request may carry.
+const MAX_FILES_PER_REQUEST: usize = 10;
 
 /// Longest client-sent request id kept; longer ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -26,6 +38,8 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/uploads/{token}", put(files::upload))
+        .route("/files/{token}", get(files::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -82,32 +96,101 @@ fn error_response(status: StatusCode, err: Error) -> Response {
         .into_response()
 }
 
+/// The URL clients reach this server at: the configured one, or the request's `Host`.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| state.config.listen.to_string(), str::to_owned);
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+fn too_large(limit: usize) -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Error::PayloadTooLarge {
+            what: "the request body".into(),
+            limit,
+        },
+    )
+}
+
+/// Reads a GraphQL request: JSON, or a multipart request with files (spooled to temporary
+/// files by async-graphql, never held in memory), within the body limit.
+async fn read_request(
+    state: &AppState,
+    request: Request,
+) -> Result<async_graphql::Request, Response> {
+    let limit = state.config.limits.max_body_bytes;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("multipart/form-data"))
+    {
+        let over_limit = Arc::new(AtomicBool::new(false));
+        let mut seen = 0_usize;
+        let flag = over_limit.clone();
+        let body = request.into_body().into_data_stream().map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen += chunk.len();
+            if seen > limit {
+                flag.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("the request body is over the limit"));
+            }
+            Ok(chunk)
+        });
+        let reader = tokio_util::io::StreamReader::new(body).compat();
+        let options = MultipartOptions::default()
+            .max_file_size(limit.min(state.assets.config.max_upload_bytes as usize))
+            .max_num_files(MAX_FILES_PER_REQUEST);
+        return async_graphql::http::receive_body(content_type, reader, options)
+            .await
+            .map_err(|err| {
+                if over_limit.load(Ordering::Relaxed) {
+                    too_large(limit)
+                } else {
+                    error_response(
+                        StatusCode::BAD_REQUEST,
+                        Error::bad_input("body", format!("not a GraphQL multipart request: {err}")),
+                    )
+                }
+            });
+    }
+    let body = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| too_large(limit))?;
+    serde_json::from_slice(&body).map_err(|err| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            Error::bad_input("body", format!("not a GraphQL request in JSON: {err}")),
+        )
+    })
+}
+
 async fn graphql(State(state): State<AppState>, request: Request) -> Response {
     let request_id = request_id(request.headers());
-    let limit = state.config.limits.max_body_bytes;
-    let body = match axum::body::to_bytes(request.into_body(), limit).await {
-        Ok(body) => body,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Error::PayloadTooLarge {
-                    what: "the request body".into(),
-                    limit,
-                },
-            );
-        }
-    };
-    let gql_request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let base_url = base_url(&state, request.headers());
+    let gql_request = match read_request(&state, request).await {
         Ok(request) => request,
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                Error::bad_input("body", format!("not a GraphQL request in JSON: {err}")),
-            );
-        }
+        Err(response) => return response,
     };
     let gql_request = gql_request
         .data(Actor::local())
+        .data(BaseUrl(base_url))
         .data(Loaders::new(&state.db));
     let response = REQUEST_ID
         .scope(request_id, state.schema.execute(gql_request))
@@ -120,15 +203,23 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database and the asset store answer.
 async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(5), db::ping(&state.db)).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Ok(())) => {}
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database timed out").into_response(),
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "database timed out").into_response(),
+    }
+    match tokio::time::timeout(Duration::from_secs(5), state.assets.store.check()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness check: asset store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "asset store unavailable").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "asset store timed out").into_response(),
     }
 }
 

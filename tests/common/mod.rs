@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Once;
@@ -113,7 +115,9 @@ pub struct TestApp {
     pub backend: Backend,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
-    _dir: Option<tempfile::TempDir>,
+    /// The test's own folder: the SQLite file, the secret key, and `assets/` of the default
+    /// file store.
+    pub dir: tempfile::TempDir,
     pg: Option<ScratchPostgres>,
 }
 
@@ -160,21 +164,20 @@ impl TestApp {
 
     /// A server whose configuration `adjust` changes first.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        let (database_url, dir, pg) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}/easel.db", dir.path().display());
-                (url, Some(dir), None)
-            }
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, pg) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/easel.db", dir.path().display()), None),
             Backend::Postgres => {
                 let pg = ScratchPostgres::create().await?;
-                (pg.url.clone(), None, Some(pg))
+                (pg.url.clone(), Some(pg))
             }
         };
         let mut config = Config {
             database_url: database_url.clone(),
+            data_dir: dir.path().to_owned(),
             ..Config::default()
         };
+        config.assets.store_url = format!("file://{}/assets", dir.path().display());
         adjust(&mut config);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -190,7 +193,7 @@ impl TestApp {
             backend,
             shutdown: Some(tx),
             server: Some(server),
-            _dir: dir,
+            dir,
             pg,
         };
         app.wait_ready().await;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod s3;
 
 use std::io::Write as _;
@@ -57,6 +58,54 @@ macro_rules! on_both_databases {
             }
         }
     };
+}
+
+/// Runs one async test body on SQLite and PostgreSQL, each with the asset store in a local
+/// folder, in memory, and on a real S3 server: `name::sqlite_file`, ..., `name::postgres_s3`.
+#[macro_export]
+macro_rules! on_every_store {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::common::{Backend, Store, TestApp};
+
+            async fn scenario($app: &TestApp) $body
+
+            async fn run(backend: Backend, store: Store) {
+                let Some(app) = TestApp::spawn_on(backend, store, |_| {}).await else {
+                    return;
+                };
+                scenario(&app).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite_file() { run(Backend::Sqlite, Store::File).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite_memory() { run(Backend::Sqlite, Store::Memory).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite_s3() { run(Backend::Sqlite, Store::S3).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres_file() { run(Backend::Postgres, Store::File).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres_memory() { run(Backend::Postgres, Store::Memory).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres_s3() { run(Backend::Postgres, Store::S3).await }
+        }
+    };
+}
+
+/// Where the server under test keeps asset bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// `file://` in the test's folder (the default).
+    File,
+    /// `memory://`.
+    Memory,
+    /// A real S3 server started for the test (s3s-fs, SigV4).
+    S3,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +168,9 @@ pub struct TestApp {
     /// file store.
     pub dir: tempfile::TempDir,
     pg: Option<ScratchPostgres>,
+    pub store: Store,
+    /// The S3 server of an S3 test, kept running as long as the app.
+    pub s3: Option<s3::S3Server>,
 }
 
 static PG_SKIPPED: Once = Once::new();
@@ -164,6 +216,15 @@ impl TestApp {
 
     /// A server whose configuration `adjust` changes first.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::spawn_on(backend, Store::File, adjust).await
+    }
+
+    /// A server on `backend` with its assets in `store`.
+    pub async fn spawn_on(
+        backend: Backend,
+        store: Store,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
         let (database_url, pg) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/easel.db", dir.path().display()), None),
@@ -177,7 +238,19 @@ impl TestApp {
             data_dir: dir.path().to_owned(),
             ..Config::default()
         };
-        config.assets.store_url = format!("file://{}/assets", dir.path().display());
+        let mut s3 = None;
+        match store {
+            Store::File => {
+                config.assets.store_url = format!("file://{}/assets", dir.path().display());
+            }
+            Store::Memory => config.assets.store_url = "memory://".to_owned(),
+            Store::S3 => {
+                let server = s3::S3Server::start().await;
+                config.assets.store_url = server.url();
+                config.assets.store_options = server.object_store_options();
+                s3 = Some(server);
+            }
+        }
         adjust(&mut config);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -195,6 +268,8 @@ impl TestApp {
             server: Some(server),
             dir,
             pg,
+            store,
+            s3,
         };
         app.wait_ready().await;
         Some(app)
@@ -281,6 +356,46 @@ impl TestApp {
         if let Some(pg) = self.pg.take() {
             pg.drop_database().await;
         }
+    }
+}
+
+impl TestApp {
+    /// The objects in the asset store, as paths relative to the store's root (the bucket for
+    /// S3); `None` for the memory store, which cannot be looked into from outside.
+    pub fn stored_objects(&self) -> Option<Vec<String>> {
+        let root = match self.store {
+            Store::File => self.dir.path().join("assets"),
+            Store::S3 => {
+                let s3 = self.s3.as_ref()?;
+                s3.root().join(&s3.bucket)
+            }
+            Store::Memory => return None,
+        };
+        let mut found = Vec::new();
+        let mut folders = vec![root.clone()];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    let relative = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    // The file store writes multipart uploads to hidden temporary files first.
+                    if !relative.rsplit('/').next().unwrap_or("").starts_with('.') {
+                        found.push(relative);
+                    }
+                }
+            }
+        }
+        found.sort();
+        Some(found)
     }
 }
 

@@ -11,11 +11,14 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod generations;
 pub mod graphql;
 pub mod http;
 pub mod pagination;
 pub mod secret;
+pub mod settings;
 pub mod time;
+pub mod usage;
 
 pub use app::{AppState, serve};
 pub use config::{Config, Limits};

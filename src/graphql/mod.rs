@@ -3,7 +3,9 @@
 
 mod asset;
 mod canvas;
+mod generation;
 mod loaders;
+mod settings;
 mod user;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
@@ -16,10 +18,21 @@ use crate::auth::Actor;
 use crate::config::Limits;
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, canvas::CanvasQuery, asset::AssetQuery);
+pub struct Query(
+    user::UserQuery,
+    canvas::CanvasQuery,
+    asset::AssetQuery,
+    generation::GenerationQuery,
+    settings::SettingsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(canvas::CanvasMutation, asset::AssetMutation);
+pub struct Mutation(
+    canvas::CanvasMutation,
+    asset::AssetMutation,
+    generation::GenerationMutation,
+    settings::SettingsMutation,
+);
 
 pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -1,0 +1,1 @@
+//! Usage figures of a user: what they store and run. (Being built: see issue 4.)

@@ -201,6 +201,8 @@ pub async fn gc(
         .into_iter()
         .collect();
 
+    // The objects of stale assets are reported with them, not as orphans.
+    let stale_keys: HashSet<String> = keys_of(&stale).into_iter().collect();
     let grace = Utc::now() - chrono::Duration::from_std(options.orphan_grace).unwrap_or_default();
     let prefix = store.prefix().clone();
     let listed: Vec<object_store::ObjectMeta> = store
@@ -215,7 +217,8 @@ pub async fn gc(
         .map_err(crate::Error::internal)?;
     for object in listed {
         let key = object.location.to_string();
-        if !referenced.contains(&key) && !scheduled.contains(&key) && object.last_modified < grace {
+        let named = referenced.contains(&key) || scheduled.contains(&key) || stale_keys.contains(&key);
+        if !named && object.last_modified < grace {
             report.orphans.push((key, object.size));
         }
     }

@@ -163,6 +163,7 @@ async fn add_asset_and_generation(app: &TestApp, canvas: &str) {
         error_message: Set(None),
         duration_ms: Set(Some(1200)),
         retry_of: Set(None),
+        idempotency_key: Set(None),
         created_at: Set(now),
         started_at: Set(Some(now)),
         finished_at: Set(Some(now)),

@@ -22,6 +22,8 @@ pub struct Model {
     pub duration_ms: Option<i64>,
     /// The run this one retries.
     pub retry_of: Option<String>,
+    /// A client's key for `createGeneration`: the same key twice gives the same run.
+    pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,

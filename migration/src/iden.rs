@@ -98,6 +98,7 @@ pub enum Generations {
     ErrorMessage,
     DurationMs,
     RetryOf,
+    IdempotencyKey,
     CreatedAt,
     StartedAt,
     FinishedAt,

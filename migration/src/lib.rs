@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod iden;
 mod m20261122_000001_create_tables;
 mod m20261122_000002_blob_deletions;
+mod m20261122_000003_generation_idempotency;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_tables::Migration),
             Box::new(m20261122_000002_blob_deletions::Migration),
+            Box::new(m20261122_000003_generation_idempotency::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ use entity::{canvas as canvas_row, canvas_edge, canvas_node};
 use serde_json::Value;
 
 use super::asset::Asset;
+use super::generation::GenerationConnection;
 use super::loaders::Loaders;
 use super::user::User;
 use super::{page_size, request};
@@ -106,6 +107,20 @@ impl Canvas {
         Ok(edges
             .map(|edges| edges.iter().cloned().map(CanvasEdge::from).collect())
             .unwrap_or_default())
+    }
+
+    /// Your runs on this canvas, newest first.
+    async fn generations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<GenerationConnection> {
+        let filter = crate::generations::GenerationFilter {
+            canvas_id: Some(self.0.id.clone()),
+            ..Default::default()
+        };
+        super::generation::connection(ctx, filter, first, after).await
     }
 
     /// The canvas's assets, newest first; others see only READY ones.

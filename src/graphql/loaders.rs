@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{asset, canvas_edge, canvas_node, user};
+use entity::{asset, canvas_edge, canvas_node, generation, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::error::Error;
-use crate::{assets, canvas};
+use crate::{assets, canvas, generations};
 
 /// How long a loader waits to gather keys before it queries. Resolvers of one list run in the
 /// same poll, so a short delay is enough to batch them.
@@ -23,6 +23,8 @@ pub struct Loaders {
     pub edges: DataLoader<Edges, HashMapCache>,
     pub users: DataLoader<Users, HashMapCache>,
     pub assets: DataLoader<CanvasAssets, HashMapCache>,
+    pub asset_by_id: DataLoader<AssetsById, HashMapCache>,
+    pub generation_by_id: DataLoader<GenerationsById, HashMapCache>,
 }
 
 impl Loaders {
@@ -37,6 +39,8 @@ impl Loaders {
             edges: make(Edges(db.clone())),
             users: make(Users(db.clone())),
             assets: make(CanvasAssets(db.clone())),
+            asset_by_id: make(AssetsById(db.clone())),
+            generation_by_id: make(GenerationsById(db.clone())),
         }
     }
 }
@@ -128,6 +132,34 @@ impl Loader<String> for CanvasAssets {
             .into_iter()
             .map(|(id, assets)| (id, std::sync::Arc::new(assets)))
             .collect())
+    }
+}
+
+/// Assets by id; the caller checks who may see them.
+pub struct AssetsById(DatabaseConnection);
+
+impl Loader<String> for AssetsById {
+    type Value = asset::Model;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, asset::Model>, Error> {
+        let rows = asset::Entity::find()
+            .filter(asset::Column::Id.is_in(keys.iter().cloned()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|a| (a.id.clone(), a)).collect())
+    }
+}
+
+/// Generations by id; the caller checks who may see them.
+pub struct GenerationsById(DatabaseConnection);
+
+impl Loader<String> for GenerationsById {
+    type Value = generation::Model;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, generation::Model>, Error> {
+        generations::by_ids(&self.0, keys).await
     }
 }
 

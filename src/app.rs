@@ -14,7 +14,8 @@ use crate::auth::{LOCAL_USER_ID, ensure_user};
 use crate::config::Config;
 use crate::db::{self, DbStats};
 use crate::graphql::{self, EaselSchema, Shared};
-use crate::secret::ServerSecret;
+use crate::secret::ServerSecrets;
+use crate::settings::Keyring;
 
 /// How often failed object removals are retried.
 const CLEANUP_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -49,7 +50,14 @@ impl AppState {
         ensure_user(&db, LOCAL_USER_ID)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the local user: {e:?}"))?;
-        let secret = ServerSecret::load(config.secret_key.as_deref(), &config.data_dir)?;
+        let secrets = ServerSecrets::load(
+            config.secret_key.as_deref(),
+            &config.old_secret_keys,
+            &config.data_dir,
+        )?;
+        let secret = secrets.current.clone();
+        let keyring = Keyring::new(secrets)?;
+        tracing::info!(key_ids = ?keyring.key_ids(), "API keys are sealed under the first key id");
         let store = AssetStore::open(&config.assets)?;
         tracing::info!(store = %store.url, presigned = store.presigns(), "asset store opened");
         let assets = Assets {
@@ -61,6 +69,7 @@ impl AppState {
             db: db.clone(),
             assets: assets.clone(),
             limits: config.limits.clone(),
+            keyring,
         });
         Ok(AppState {
             db,

@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `schema`.
+//! The command line: `serve` (the default), `migrate`, `schema`, `assets gc`, `keys rotate`.
 
 use std::process::ExitCode;
 
@@ -8,8 +8,10 @@ use tokio::net::TcpListener;
 
 use crate::assets::AssetStore;
 use crate::assets::cleanup::{self, GcOptions};
-use crate::config::{DatabaseArgs, ServeArgs, StoreArgs};
+use crate::config::{DatabaseArgs, SecretArgs, ServeArgs, StoreArgs};
 use crate::db::{self, DbStats};
+use crate::secret::{SecretSource, ServerSecrets};
+use crate::settings::{self, Keyring};
 
 /// Easel: the GraphQL backend of node-based canvas apps.
 #[derive(Debug, Parser)]
@@ -40,6 +42,28 @@ enum Command {
         database: DatabaseArgs,
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Look after the server secrets that seal users' API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Re-seal every stored API key under a new secret. With the generated DATA_DIR/secret.key:
+    /// make a new secret its first line (the older ones stay below it), then re-seal. With
+    /// EASEL_SECRET_KEY: re-seal what the secrets in EASEL_OLD_SECRET_KEYS sealed under it.
+    Rotate {
+        /// Do not make a new secret in DATA_DIR/secret.key; only re-seal what older secrets
+        /// sealed under the current one (e.g. after a server wrote with an older secret).
+        #[arg(long)]
+        reseal_only: bool,
     },
 }
 
@@ -101,6 +125,11 @@ pub async fn run() -> ExitCode {
             database,
             store,
         }) => assets(action, database, store).await,
+        Some(Command::Keys {
+            action,
+            database,
+            secrets,
+        }) => keys(action, database, secrets).await,
         Some(Command::Schema) => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -213,5 +242,72 @@ async fn assets(
             "; dry run, nothing removed (pass --apply to remove)".to_owned()
         }
     );
+    Ok(())
+}
+
+async fn keys(
+    action: KeysAction,
+    database: DatabaseArgs,
+    secrets: SecretArgs,
+) -> anyhow::Result<()> {
+    let KeysAction::Rotate { reseal_only } = action;
+    crate::config::database_kind(&database.database_url)?;
+    let file = secrets.data_dir.join("secret.key");
+    if secrets.secret_key.is_none() && !file.exists() {
+        anyhow::bail!(
+            "{} does not exist and EASEL_SECRET_KEY is not set: nothing was sealed with a \
+             secret here (is --data-dir / EASEL_DATA_DIR the server's?)",
+            file.display()
+        );
+    }
+    let loaded = ServerSecrets::load(
+        secrets.secret_key.as_deref(),
+        &secrets.old_secret_keys,
+        &secrets.data_dir,
+    )?;
+    let stats = std::sync::Arc::new(DbStats::default());
+    let db = db::connect(&database.database_url, 2, stats).await?;
+
+    let secrets = match &loaded.source {
+        SecretSource::File(path) if !reseal_only => {
+            let rotated = loaded.rotate_file()?;
+            let keyring = Keyring::new(rotated.clone())?;
+            println!(
+                "made a new secret in {}: key id {}; {} older secrets kept below it",
+                path.display(),
+                keyring.current_key_id(),
+                rotated.old.len()
+            );
+            rotated
+        }
+        _ => loaded,
+    };
+    let keyring = Keyring::new(secrets)?;
+    let report = settings::reseal_all(&db, &keyring)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    db.close().await.ok();
+
+    let current = keyring.current_key_id();
+    for (old, count) in &report.resealed {
+        println!("re-sealed {count} API keys from key id {old} under key id {current}");
+    }
+    let resealed: usize = report.resealed.values().sum();
+    println!(
+        "{} users with API keys: {resealed} re-sealed, {} already under key id {current}, {} \
+         could not be opened",
+        report.users,
+        report.current,
+        report.failed.len()
+    );
+    for failure in &report.failed {
+        eprintln!("not re-sealed: {failure}");
+    }
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} API keys could not be opened and were left as they were",
+            report.failed.len()
+        );
+    }
     Ok(())
 }

@@ -66,8 +66,8 @@ impl Default for AssetConfig {
     }
 }
 
-/// Everything `easel serve` needs to run.
-#[derive(Debug, Clone)]
+/// Everything `easel serve` needs to run. `Debug` shows whether secrets are set, not them.
+#[derive(Clone)]
 pub struct Config {
     /// `sqlite://path` or `postgres://...`.
     pub database_url: String,
@@ -84,6 +84,8 @@ pub struct Config {
     /// The server secret (32 bytes, base64) that signs upload and download tokens; generated
     /// into `data_dir/secret.key` when not given. Replicas must share it.
     pub secret_key: Option<String>,
+    /// Older secrets (base64), kept to open API keys sealed before `secret_key` replaced them.
+    pub old_secret_keys: Vec<String>,
     /// The URL clients reach this server at, for the upload and download URLs it hands out;
     /// taken from each request's `Host` when not set.
     pub public_url: Option<String>,
@@ -100,8 +102,26 @@ impl Default for Config {
             assets: AssetConfig::default(),
             data_dir: PathBuf::from("./data"),
             secret_key: None,
+            old_secret_keys: Vec::new(),
             public_url: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("listen", &self.listen)
+            .field("migrate", &self.migrate)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("limits", &self.limits)
+            .field("assets", &self.assets)
+            .field("data_dir", &self.data_dir)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| ".."))
+            .field("old_secret_keys", &self.old_secret_keys.len())
+            .field("public_url", &self.public_url)
+            .finish()
     }
 }
 
@@ -226,6 +246,41 @@ impl StoreArgs {
     }
 }
 
+/// The server secret flags shared by `serve` and `keys`.
+#[derive(Clone, Args)]
+pub struct SecretArgs {
+    /// Folder for Easel's own files (the generated secret key).
+    #[arg(long, global = true, env = "EASEL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The secret that signs upload and download tokens and seals API keys: 32 bytes in base64.
+    /// Generated into DATA_DIR/secret.key when not set; replicas must share one.
+    #[arg(long, global = true, env = "EASEL_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Older secrets, comma-separated base64, still used to open API keys sealed before the
+    /// current secret replaced them (until `easel keys rotate` has re-sealed them).
+    #[arg(
+        long,
+        global = true,
+        env = "EASEL_OLD_SECRET_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub old_secret_keys: Vec<String>,
+}
+
+/// Shows which secrets are set, never their values.
+impl std::fmt::Debug for SecretArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretArgs")
+            .field("data_dir", &self.data_dir)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| ".."))
+            .field("old_secret_keys", &self.old_secret_keys.len())
+            .finish()
+    }
+}
+
 /// Flags and environment variables of `easel serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -275,14 +330,8 @@ pub struct ServeArgs {
     #[arg(long, env = "EASEL_MAX_UPLOAD_BYTES", default_value_t = AssetConfig::default().max_upload_bytes)]
     pub max_upload_bytes: u64,
 
-    /// Folder for Easel's own files (the generated secret key).
-    #[arg(long, env = "EASEL_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-
-    /// The secret that signs upload and download tokens: 32 bytes in base64. Generated into
-    /// DATA_DIR/secret.key when not set; replicas must share one.
-    #[arg(long, env = "EASEL_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 
     /// The URL clients reach this server at (e.g. https://easel.example.com), for the upload and
     /// download URLs it hands out. Default: the Host of each request.
@@ -322,8 +371,9 @@ impl ServeArgs {
                 max_upload_bytes: self.max_upload_bytes,
                 ..self.store.into_asset_config()
             },
-            data_dir: self.data_dir,
-            secret_key: self.secret_key,
+            data_dir: self.secrets.data_dir,
+            secret_key: self.secrets.secret_key,
+            old_secret_keys: self.secrets.old_secret_keys,
             public_url: self
                 .public_url
                 .map(|url| url.trim_end_matches('/').to_owned()),

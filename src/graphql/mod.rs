@@ -16,6 +16,7 @@ pub use loaders::Loaders;
 use crate::assets::Assets;
 use crate::auth::Actor;
 use crate::config::Limits;
+use crate::settings::Keyring;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -36,12 +37,14 @@ pub struct Mutation(
 
 pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// What every resolver may read from the schema: the database, the asset store and the limits.
+/// What every resolver may read from the schema: the database, the asset store, the limits and
+/// the keyring that seals API keys.
 #[derive(Clone)]
 pub struct Shared {
     pub db: DatabaseConnection,
     pub assets: Assets,
     pub limits: Limits,
+    pub keyring: Keyring,
 }
 
 /// The URL this server is reached at, for the upload and download URLs it hands out; set per

@@ -10,10 +10,11 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::assets::{AssetStore, Assets, TokenSigner, cleanup};
-use crate::auth::{LOCAL_USER_ID, ensure_user};
+use crate::auth::{Authenticator, LOCAL_USER_ID, ensure_user};
 use crate::config::Config;
 use crate::db::{self, DbStats};
 use crate::graphql::{self, EaselSchema, Shared};
+use crate::http::RateLimit;
 use crate::secret::ServerSecrets;
 use crate::settings::Keyring;
 
@@ -27,6 +28,12 @@ pub struct AppState {
     pub assets: Assets,
     pub schema: EaselSchema,
     pub stats: Arc<DbStats>,
+    /// Who a request comes from.
+    pub auth: Arc<Authenticator>,
+    /// Requests per caller; `None` when turned off.
+    pub rate_limiter: Option<Arc<RateLimit>>,
+    /// Whether introspection (and so GraphiQL) is on.
+    pub introspection: bool,
     pub config: Arc<Config>,
 }
 
@@ -47,9 +54,11 @@ impl AppState {
                 .await
                 .context("cannot migrate the database")?;
         }
-        ensure_user(&db, LOCAL_USER_ID)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot create the local user: {e:?}"))?;
+        if config.jwt.is_none() {
+            ensure_user(&db, LOCAL_USER_ID)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the local user: {e:?}"))?;
+        }
         let secrets = ServerSecrets::load(
             config.secret_key.as_deref(),
             &config.old_secret_keys,
@@ -65,17 +74,37 @@ impl AppState {
             tokens: TokenSigner::new(&secret),
             config: config.assets.clone(),
         };
-        let schema = graphql::build_schema(Shared {
-            db: db.clone(),
-            assets: assets.clone(),
-            limits: config.limits.clone(),
-            keyring,
-        });
+        let auth = Authenticator::new(config.jwt.as_ref())?;
+        let introspection = config.abuse.introspection.unwrap_or(!auth.is_hosted());
+        let schema = graphql::build_schema(
+            Shared {
+                db: db.clone(),
+                assets: assets.clone(),
+                limits: config.limits.clone(),
+                keyring,
+            },
+            &config.abuse,
+            introspection,
+        );
+        // One local user has no one to be protected from; the rate applies in hosted mode.
+        let rate_limiter = auth
+            .is_hosted()
+            .then(|| RateLimit::new(&config.abuse))
+            .flatten()
+            .map(Arc::new);
+        tracing::info!(
+            mode = if auth.is_hosted() { "jwt" } else { "local" },
+            introspection,
+            "authentication"
+        );
         Ok(AppState {
             db,
             assets,
             schema,
             stats,
+            auth: Arc::new(auth),
+            rate_limiter,
+            introspection,
             config: Arc::new(config),
         })
     }
@@ -93,10 +122,13 @@ pub async fn serve(
     let router = crate::http::router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "easel is listening: GraphQL and GraphiQL at http://{addr}/graphql");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server error")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("server error")?;
     db.close().await.ok();
     tracing::info!("easel stopped");
     Ok(())

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the GraphQL API (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply, undo or inspect database migrations.
     Migrate {
         #[command(subcommand)]
@@ -43,6 +43,8 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Mint an HS256 token with EASEL_JWT_SECRET, for development and GraphiQL.
+    Token(TokenArgs),
     /// Look after the server secrets that seal users' API keys.
     Keys {
         #[command(subcommand)]
@@ -52,6 +54,56 @@ enum Command {
         #[command(flatten)]
         secrets: SecretArgs,
     },
+}
+
+/// `easel token`'s flags.
+#[derive(Clone, clap::Args)]
+struct TokenArgs {
+    /// The user id (`sub`).
+    #[arg(long)]
+    sub: String,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    name: Option<String>,
+    /// How long the token is valid.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    ttl: std::time::Duration,
+    /// The HMAC secret the server verifies with.
+    #[arg(long, env = "EASEL_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: String,
+    /// The `iss` the server requires, if any.
+    #[arg(long, env = "EASEL_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// The `aud` the server requires, if any.
+    #[arg(long, env = "EASEL_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+}
+
+impl std::fmt::Debug for TokenArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenArgs")
+            .field("sub", &self.sub)
+            .finish_non_exhaustive()
+    }
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let exp = jsonwebtoken::get_current_timestamp() + args.ttl.as_secs();
+    let claims = crate::auth::jwt::Claims {
+        sub: args.sub,
+        email: args.email,
+        name: args.name,
+        picture: None,
+        exp,
+        nbf: None,
+        iss: args.jwt_issuer,
+        aud: args.jwt_audience,
+    };
+    let token = crate::auth::jwt::mint_hs256(&args.jwt_secret, &claims)?;
+    println!("{token}");
+    eprintln!("In GraphiQL, add the header:  {{\"Authorization\": \"Bearer {token}\"}}");
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +169,7 @@ pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(ServeOnly::parse_from(["easel"]).args).await,
         Some(Command::Migrate { action, database }) => migrate(action, database).await,
         Some(Command::Assets {
@@ -130,6 +182,7 @@ pub async fn run() -> ExitCode {
             database,
             secrets,
         }) => keys(action, database, secrets).await,
+        Some(Command::Token(args)) => token(args),
         Some(Command::Schema) => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+use crate::auth::jwt::{JwtConfig, KeySource};
 
 /// Limits on what one request may store; beyond them a clear error and nothing written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +37,7 @@ impl Default for Limits {
 }
 
 /// Where asset bytes live and how long the URLs to them last.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AssetConfig {
     /// `file://PATH`, `memory://`, `s3://BUCKET`, `gs://BUCKET` or `az://CONTAINER`.
     pub store_url: String,
@@ -66,6 +68,63 @@ impl Default for AssetConfig {
     }
 }
 
+impl std::fmt::Debug for AssetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Store options carry credentials: show their names only.
+        let option_names: Vec<&str> = self.store_options.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("AssetConfig")
+            .field("store_url", &self.store_url)
+            .field("store_options", &option_names)
+            .field("prefix", &self.prefix)
+            .field("upload_url_ttl", &self.upload_url_ttl)
+            .field("download_url_ttl", &self.download_url_ttl)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .finish()
+    }
+}
+
+/// Limits that keep one caller from starving the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbuseLimits {
+    /// Deepest nesting of a query.
+    pub max_depth: usize,
+    /// Highest complexity of a query (each field selected counts one).
+    pub max_complexity: usize,
+    /// Most fields written in one document.
+    pub max_fields: usize,
+    /// Most aliases in one document.
+    pub max_aliases: usize,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
+    /// Requests per minute per user (or per client address when anonymous); 0 turns it off.
+    pub rate_per_minute: u32,
+    /// Requests a caller may make at once before the rate applies.
+    pub rate_burst: u32,
+    /// Longest a GraphQL request may run.
+    pub request_timeout: Duration,
+    /// Schema introspection (and GraphiQL); `None`: on in local mode, off in hosted mode.
+    pub introspection: Option<bool>,
+    /// Origins allowed by CORS; empty: no cross-origin access; `*`: any.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for AbuseLimits {
+    fn default() -> Self {
+        AbuseLimits {
+            max_depth: 16,
+            max_complexity: 1000,
+            max_fields: 500,
+            max_aliases: 30,
+            max_batch: 10,
+            rate_per_minute: 600,
+            rate_burst: 60,
+            request_timeout: Duration::from_secs(30),
+            introspection: None,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
 /// Everything `easel serve` needs to run. `Debug` shows whether secrets are set, not them.
 #[derive(Clone)]
 pub struct Config {
@@ -89,6 +148,10 @@ pub struct Config {
     /// The URL clients reach this server at, for the upload and download URLs it hands out;
     /// taken from each request's `Host` when not set.
     pub public_url: Option<String>,
+    /// Hosted mode: how bearer tokens are verified. `None` is self-hosted mode, where every
+    /// request acts as the one local user.
+    pub jwt: Option<JwtConfig>,
+    pub abuse: AbuseLimits,
 }
 
 impl Default for Config {
@@ -104,6 +167,8 @@ impl Default for Config {
             secret_key: None,
             old_secret_keys: Vec::new(),
             public_url: None,
+            jwt: None,
+            abuse: AbuseLimits::default(),
         }
     }
 }
@@ -111,7 +176,7 @@ impl Default for Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
+            .field("database_url", &crate::app::redact(&self.database_url))
             .field("listen", &self.listen)
             .field("migrate", &self.migrate)
             .field("db_max_connections", &self.db_max_connections)
@@ -121,6 +186,8 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &self.secret_key.as_ref().map(|_| ".."))
             .field("old_secret_keys", &self.old_secret_keys.len())
             .field("public_url", &self.public_url)
+            .field("jwt", &self.jwt)
+            .field("abuse", &self.abuse)
             .finish()
     }
 }
@@ -149,6 +216,10 @@ impl Config {
             ("EASEL_MAX_BODY_BYTES", self.limits.max_body_bytes),
             ("EASEL_MAX_PAGE_SIZE", self.limits.max_page_size),
             ("EASEL_DB_MAX_CONNECTIONS", self.db_max_connections as usize),
+            ("EASEL_MAX_QUERY_DEPTH", self.abuse.max_depth),
+            ("EASEL_MAX_QUERY_COMPLEXITY", self.abuse.max_complexity),
+            ("EASEL_MAX_QUERY_FIELDS", self.abuse.max_fields),
+            ("EASEL_MAX_BATCH", self.abuse.max_batch),
         ];
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -337,6 +408,166 @@ pub struct ServeArgs {
     /// download URLs it hands out. Default: the Host of each request.
     #[arg(long, env = "EASEL_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub abuse: AbuseArgs,
+}
+
+/// Who may call: one local user, or users of an identity provider's JWTs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Self-hosted: every request acts as the one local user.
+    Local,
+    /// Hosted: a bearer JWT names the user; requests without one are anonymous.
+    Jwt,
+}
+
+/// Hosted-mode authentication flags.
+#[derive(Clone, Args)]
+pub struct AuthArgs {
+    /// `local` (one implicit user) or `jwt` (hosted, multi-user).
+    #[arg(long, env = "EASEL_AUTH", value_enum, default_value = "local")]
+    pub auth: AuthMode,
+
+    /// The same as `EASEL_AUTH=jwt` when true.
+    #[arg(long, env = "HOSTED_MODE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub hosted_mode: bool,
+
+    /// HMAC secret of HS256/384/512 tokens (at least 32 bytes).
+    #[arg(long, env = "EASEL_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM public key of RS*, PS*, ES* or EdDSA tokens.
+    #[arg(long, env = "EASEL_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JWKS document; the token's `kid` picks the key.
+    #[arg(long, env = "EASEL_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// Required `iss` claim.
+    #[arg(long, env = "EASEL_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim.
+    #[arg(long, env = "EASEL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Clock difference forgiven on `exp` and `nbf`.
+    #[arg(long, env = "EASEL_JWT_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub jwt_leeway: Duration,
+}
+
+impl std::fmt::Debug for AuthArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthArgs")
+            .field("auth", &self.auth)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| ".."))
+            .field("jwt_public_key_file", &self.jwt_public_key_file)
+            .field("jwt_jwks_file", &self.jwt_jwks_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthArgs {
+    /// The JWT configuration of hosted mode, `None` in local mode; hosted mode without exactly
+    /// one key source refuses to start.
+    pub fn into_jwt_config(self) -> Result<Option<JwtConfig>, ConfigError> {
+        if self.auth == AuthMode::Local && !self.hosted_mode {
+            return Ok(None);
+        }
+        let mut keys = Vec::new();
+        if let Some(secret) = self.jwt_secret {
+            keys.push(KeySource::Secret(secret));
+        }
+        if let Some(path) = self.jwt_public_key_file {
+            keys.push(KeySource::PublicKeyFile(path));
+        }
+        if let Some(path) = self.jwt_jwks_file {
+            keys.push(KeySource::JwksFile(path));
+        }
+        let key = match keys.len() {
+            1 => keys.remove(0),
+            0 => {
+                return Err(ConfigError {
+                    setting: "EASEL_AUTH",
+                    message: "jwt mode needs a key: EASEL_JWT_SECRET, EASEL_JWT_PUBLIC_KEY_FILE or EASEL_JWT_JWKS_FILE".into(),
+                });
+            }
+            _ => {
+                return Err(ConfigError {
+                    setting: "EASEL_AUTH",
+                    message: "give one of EASEL_JWT_SECRET, EASEL_JWT_PUBLIC_KEY_FILE and EASEL_JWT_JWKS_FILE, not several".into(),
+                });
+            }
+        };
+        Ok(Some(JwtConfig {
+            key,
+            issuer: self.jwt_issuer,
+            audience: self.jwt_audience,
+            leeway_secs: self.jwt_leeway.as_secs(),
+        }))
+    }
+}
+
+/// Abuse-limit flags.
+#[derive(Debug, Clone, Args)]
+pub struct AbuseArgs {
+    /// Deepest nesting of a query.
+    #[arg(long, env = "EASEL_MAX_QUERY_DEPTH", default_value_t = AbuseLimits::default().max_depth)]
+    pub max_query_depth: usize,
+    /// Highest complexity of a query (each selected field counts one).
+    #[arg(long, env = "EASEL_MAX_QUERY_COMPLEXITY", default_value_t = AbuseLimits::default().max_complexity)]
+    pub max_query_complexity: usize,
+    /// Most fields written in one query document.
+    #[arg(long, env = "EASEL_MAX_QUERY_FIELDS", default_value_t = AbuseLimits::default().max_fields)]
+    pub max_query_fields: usize,
+    /// Most aliases in one query document.
+    #[arg(long, env = "EASEL_MAX_QUERY_ALIASES", default_value_t = AbuseLimits::default().max_aliases)]
+    pub max_query_aliases: usize,
+    /// Most operations in one batched request.
+    #[arg(long, env = "EASEL_MAX_BATCH", default_value_t = AbuseLimits::default().max_batch)]
+    pub max_batch: usize,
+    /// Requests per minute per user (per client address when anonymous); 0 turns it off.
+    #[arg(long, env = "EASEL_RATE_LIMIT_PER_MINUTE", default_value_t = AbuseLimits::default().rate_per_minute)]
+    pub rate_limit_per_minute: u32,
+    /// Requests a caller may make at once before the rate applies.
+    #[arg(long, env = "EASEL_RATE_LIMIT_BURST", default_value_t = AbuseLimits::default().rate_burst)]
+    pub rate_limit_burst: u32,
+    /// Longest a GraphQL request may run.
+    #[arg(long, env = "EASEL_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Schema introspection and GraphiQL: default on in local mode, off in jwt mode.
+    #[arg(long, env = "EASEL_INTROSPECTION", action = clap::ArgAction::Set)]
+    pub introspection: Option<bool>,
+    /// Origins allowed by CORS, comma-separated (`*` for any).
+    #[arg(long, env = "EASEL_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl AbuseArgs {
+    pub fn into_limits(self) -> AbuseLimits {
+        AbuseLimits {
+            max_depth: self.max_query_depth,
+            max_complexity: self.max_query_complexity,
+            max_fields: self.max_query_fields,
+            max_aliases: self.max_query_aliases,
+            max_batch: self.max_batch,
+            rate_per_minute: self.rate_limit_per_minute,
+            rate_burst: self.rate_limit_burst,
+            request_timeout: self.request_timeout,
+            introspection: self.introspection,
+            cors_origins: self
+                .cors_origins
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
 }
 
 /// The object-store options in the environment: `AWS_*`, `GOOGLE_*` and `AZURE_*` variables,
@@ -377,6 +608,8 @@ impl ServeArgs {
             public_url: self
                 .public_url
                 .map(|url| url.trim_end_matches('/').to_owned()),
+            jwt: self.auth.into_jwt_config()?,
+            abuse: self.abuse.into_limits(),
         };
         config.validate()?;
         Ok(config)

@@ -217,7 +217,8 @@ pub async fn gc(
         .map_err(crate::Error::internal)?;
     for object in listed {
         let key = object.location.to_string();
-        let named = referenced.contains(&key) || scheduled.contains(&key) || stale_keys.contains(&key);
+        let named =
+            referenced.contains(&key) || scheduled.contains(&key) || stale_keys.contains(&key);
         if !named && object.last_modified < grace {
             report.orphans.push((key, object.size));
         }

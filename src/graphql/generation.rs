@@ -275,6 +275,10 @@ impl GenerationQuery {
     }
 
     /// Your runs, newest first.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per filter of the GraphQL field"
+    )]
     async fn generations(
         &self,
         ctx: &Context<'_>,

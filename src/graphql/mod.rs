@@ -4,6 +4,7 @@
 mod asset;
 mod canvas;
 mod generation;
+mod limits;
 mod loaders;
 mod settings;
 mod user;
@@ -15,7 +16,7 @@ pub use loaders::Loaders;
 
 use crate::assets::Assets;
 use crate::auth::Actor;
-use crate::config::Limits;
+use crate::config::{AbuseLimits, Limits};
 use crate::settings::Keyring;
 
 #[derive(MergedObject, Default)]
@@ -53,10 +54,19 @@ pub struct Shared {
 pub struct BaseUrl(pub String);
 
 /// Builds the schema over a database.
-pub fn build_schema(shared: Shared) -> EaselSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn build_schema(shared: Shared, abuse: &AbuseLimits, introspection: bool) -> EaselSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(shared)
-        .finish()
+        .limit_depth(abuse.max_depth)
+        .limit_complexity(abuse.max_complexity)
+        .extension(limits::FieldLimit {
+            max_fields: abuse.max_fields,
+            max_aliases: abuse.max_aliases,
+        });
+    if !introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
 }
 
 /// The schema's SDL, as `easel schema` prints it and `schema.graphql` holds it.

@@ -16,8 +16,14 @@ impl User {
         ID(self.0.id.clone())
     }
 
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+    /// Shown to the user themself only.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        let actor = request(ctx).actor;
+        if actor.is(&self.0.id) {
+            self.0.email.as_deref()
+        } else {
+            None
+        }
     }
 
     async fn name(&self) -> Option<&str> {

@@ -7,7 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use async_graphql::BatchRequest;
 use async_graphql::http::MultipartOptions;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderName, Method};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as GovernorRateLimiter};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
 use futures::StreamExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -23,7 +33,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::AppState;
-use crate::auth::Actor;
+use crate::auth::jwt::TokenRejected;
+use crate::auth::{Actor, sync_user};
+use crate::config::AbuseLimits;
 use crate::db;
 use crate::error::{Error, REQUEST_ID};
 use crate::graphql::{BaseUrl, Loaders};
@@ -36,8 +48,17 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
+    let timeout = state.config.abuse.request_timeout;
+    let cors = cors_layer(&state.config.abuse.cors_origins);
+    let graphql_route =
+        axum::routing::post(graphql)
+            .get(graphiql)
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                timeout,
+            ));
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", graphql_route)
         .route("/uploads/{token}", put(files::upload))
         .route("/files/{token}", get(files::download))
         .route("/healthz", get(healthz))
@@ -63,10 +84,67 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(cors)
 }
 
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+/// CORS for the configured origins: none, a list, or `*`.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::RANGE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER]);
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(allowed))
+}
+
+/// Requests per caller: a user by id, an anonymous caller by address.
+pub struct RateLimit {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl RateLimit {
+    /// The limiter the configuration asks for; `None` when the rate is 0.
+    pub fn new(abuse: &AbuseLimits) -> Option<Self> {
+        let per_minute = NonZeroU32::new(abuse.rate_per_minute)?;
+        let burst = NonZeroU32::new(abuse.rate_burst.max(1)).unwrap_or(per_minute);
+        let quota = Quota::per_minute(per_minute).allow_burst(burst);
+        Some(RateLimit {
+            limiter: GovernorRateLimiter::keyed(quota),
+        })
+    }
+
+    /// `Err(wait)` when `key` must wait before its next request.
+    fn check(&self, key: &str) -> Result<(), Duration> {
+        // Forget callers idle long enough to be back at a full burst, so memory stays bounded.
+        if self.limiter.len() > 10_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+async fn graphiql(State(state): State<AppState>) -> Response {
+    if !state.introspection {
+        return (
+            StatusCode::NOT_FOUND,
+            "GraphiQL is off: introspection is disabled",
+        )
+            .into_response();
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -127,10 +205,7 @@ fn too_large(limit: usize) -> Response {
 
 /// Reads a GraphQL request: JSON, or a multipart request with files (spooled to temporary
 /// files by async-graphql, never held in memory), within the body limit.
-async fn read_request(
-    state: &AppState,
-    request: Request,
-) -> Result<async_graphql::Request, Response> {
+async fn read_request(state: &AppState, request: Request) -> Result<BatchRequest, Response> {
     let limit = state.config.limits.max_body_bytes;
     let content_type = request
         .headers()
@@ -157,7 +232,7 @@ async fn read_request(
         let options = MultipartOptions::default()
             .max_file_size(limit.min(state.assets.config.max_upload_bytes as usize))
             .max_num_files(MAX_FILES_PER_REQUEST);
-        return async_graphql::http::receive_body(content_type, reader, options)
+        return async_graphql::http::receive_batch_body(content_type, reader, options)
             .await
             .map_err(|err| {
                 if over_limit.load(Ordering::Relaxed) {
@@ -181,19 +256,109 @@ async fn read_request(
     })
 }
 
-async fn graphql(State(state): State<AppState>, request: Request) -> Response {
+/// 401 with the bearer challenge, for a token that does not verify.
+fn unauthorized(rejected: &TokenRejected) -> Response {
+    tracing::info!(reason = %rejected, "refused a bearer token");
+    let mut response = error_response(StatusCode::UNAUTHORIZED, Error::Unauthenticated);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
+}
+
+/// 429 with `Retry-After`, for a caller over its rate.
+fn too_many_requests(wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("too many requests; retry in {seconds} s"),
+            "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterSeconds": seconds },
+        }],
+    });
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.to_string(),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let request_id = request_id(request.headers());
     let base_url = base_url(&state, request.headers());
-    let gql_request = match read_request(&state, request).await {
-        Ok(request) => request,
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let (actor, claims) = match state.auth.authenticate(authorization) {
+        Ok(found) => found,
+        Err(rejected) => return unauthorized(&rejected),
+    };
+    if let Some(limiter) = &state.rate_limiter {
+        let key = match &actor {
+            Actor::User(id) => format!("user:{id}"),
+            Actor::Anonymous => format!("addr:{}", peer.ip()),
+        };
+        if let Err(wait) = limiter.check(&key) {
+            return too_many_requests(wait);
+        }
+    }
+    if let Some(claims) = &claims
+        && let Err(err) = REQUEST_ID
+            .scope(request_id.clone(), sync_user(&state.db, claims))
+            .await
+    {
+        return REQUEST_ID.sync_scope(request_id, || {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, err)
+        });
+    }
+    let batch = match read_request(&state, request).await {
+        Ok(batch) => batch,
         Err(response) => return response,
     };
-    let gql_request = gql_request
-        .data(Actor::local())
-        .data(BaseUrl(base_url))
-        .data(Loaders::new(&state.db));
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > state.config.abuse.max_batch
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            Error::bad_input(
+                "body",
+                format!(
+                    "a batch of {} operations is more than the limit of {}",
+                    requests.len(),
+                    state.config.abuse.max_batch
+                ),
+            ),
+        );
+    }
+    // Each operation gets its own loaders: their caches hold one operation's reads.
+    let prepare = |request: async_graphql::Request| {
+        request
+            .data(actor.clone())
+            .data(BaseUrl(base_url.clone()))
+            .data(Loaders::new(&state.db))
+    };
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(prepare(request)),
+        BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(requests.into_iter().map(prepare).collect())
+        }
+    };
     let response = REQUEST_ID
-        .scope(request_id, state.schema.execute(gql_request))
+        .scope(request_id, state.schema.execute_batch(batch))
         .await;
     async_graphql_axum::GraphQLResponse::from(response).into_response()
 }

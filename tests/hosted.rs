@@ -384,3 +384,91 @@ on_both_databases! {
         assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ec_and_ed25519_public_keys_take_their_own_algorithms() {
+    let cases = [
+        ("ec_public.pem", "ec_private.pem", Algorithm::ES256),
+        ("ed_public.pem", "ed_private.pem", Algorithm::EdDSA),
+    ];
+    for (public, private, algorithm) in cases {
+        let app = TestApp::spawn_with(
+            Backend::Sqlite,
+            hosted(KeySource::PublicKeyFile(fixture(public))),
+        )
+        .await
+        .unwrap();
+        let pem = std::fs::read(fixture(private)).unwrap();
+        let key = match algorithm {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
+            _ => EncodingKey::from_ed_pem(&pem).unwrap(),
+        };
+        let signed = jsonwebtoken::encode(&Header::new(algorithm), &claims("dave"), &key).unwrap();
+        let me = as_user(&app, Some(&signed), "{ me { id } }", json!({})).await;
+        assert_eq!(me["data"]["me"]["id"], "dave", "{algorithm:?}: {me}");
+        let rsa =
+            EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa_private.pem")).unwrap()).unwrap();
+        let wrong =
+            jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims("dave"), &rsa).unwrap();
+        refused(&app, &wrong, "an RSA token against another key type").await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn easel_token_mints_a_token_the_server_accepts() {
+    let app = TestApp::spawn_with(Backend::Sqlite, with_secret)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = common::process::easel(dir.path());
+    command
+        .args([
+            "token",
+            "--sub",
+            "erin",
+            "--email",
+            "erin@example.com",
+            "--ttl",
+            "10m",
+        ])
+        .env("EASEL_JWT_SECRET", SECRET)
+        .env("EASEL_JWT_ISSUER", ISSUER)
+        .env("EASEL_JWT_AUDIENCE", AUDIENCE);
+    let output = common::process::run_async(command).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let minted = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Authorization"));
+    let me = as_user(&app, Some(&minted), "{ me { id email } }", json!({})).await;
+    assert_eq!(
+        me["data"]["me"],
+        json!({ "id": "erin", "email": "erin@example.com" }),
+        "{me}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jwt_mode_without_a_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = common::process::easel(dir.path());
+    command
+        .arg("serve")
+        .env("EASEL_AUTH", "jwt")
+        .env("EASEL_LISTEN", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/e.db", dir.path().display()),
+        );
+    let output = common::process::run_async(command).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("EASEL_AUTH") && stderr.contains("EASEL_JWT_SECRET"),
+        "{stderr}"
+    );
+}

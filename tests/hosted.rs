@@ -301,10 +301,11 @@ on_both_databases! {
 
         // Public canvases and templates are readable by anyone; a copy is the caller's own.
         for caller in [Some(b.as_str()), None] {
-            let shared = as_user(app, caller, "{ public: canvas(id: \"public\") { name nodes { data } owner { id email } }
+            let shared = as_user(app, caller, "{ public: canvas(id: \"public\") { name nodes { data } owner { id email } generations { totalCount } }
                 template: canvas(id: \"template\") { name } templates { totalCount } }", json!({})).await;
             assert_eq!(shared["data"]["public"]["nodes"][0]["data"], json!({ "secret": "public" }), "{shared:#}");
             assert_eq!(shared["data"]["public"]["owner"], json!({ "id": "alice", "email": null }), "emails stay private");
+            assert_eq!(shared["data"]["public"]["generations"]["totalCount"], 0, "runs stay private");
             assert_eq!(shared["data"]["template"]["name"], "template");
             assert_eq!(shared["data"]["templates"]["totalCount"], 1);
         }

@@ -515,6 +515,14 @@ pub async fn list_generations(
     after: Option<Cursor>,
 ) -> Result<GenerationPage> {
     let has_previous_page = after.is_some();
+    if *actor == Actor::Anonymous {
+        // Runs are private; an anonymous caller (reading a public canvas, say) has none.
+        return Ok(GenerationPage {
+            generations: Vec::new(),
+            has_next_page: false,
+            has_previous_page,
+        });
+    }
     let mut query = listed(actor, filter)?;
     if let Some(after) = after {
         query = query.filter(
@@ -548,6 +556,9 @@ pub async fn count_generations(
     actor: &Actor,
     filter: &GenerationFilter,
 ) -> Result<u64> {
+    if *actor == Actor::Anonymous {
+        return Ok(0);
+    }
     Ok(listed(actor, filter)?.count(db).await?)
 }
 

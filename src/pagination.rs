@@ -3,6 +3,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 
 use crate::error::{Error, Result};
 
@@ -37,6 +41,60 @@ impl Cursor {
     pub fn decode_after(after: Option<&str>) -> Result<Option<Self>> {
         after.map(|a| Self::decode("after", a)).transpose()
     }
+}
+
+/// One page of a list, newest first.
+#[derive(Debug, Clone)]
+pub struct Page<M> {
+    pub items: Vec<M>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<M> Page<M> {
+    /// A page with nothing on it.
+    pub fn empty(has_previous_page: bool) -> Self {
+        Page {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page,
+        }
+    }
+}
+
+/// The page of `query` that follows `after`, ordered by the timestamp column `at` and then the
+/// id column `id`, both descending: `first` rows, and one more read to tell whether a next page
+/// exists.
+pub async fn fetch_page<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    at: E::Column,
+    id: E::Column,
+    first: usize,
+    after: Option<Cursor>,
+) -> Result<Page<E::Model>> {
+    let has_previous_page = after.is_some();
+    let mut query = query;
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(at.lt(after.at))
+                .add(Condition::all().add(at.eq(after.at)).add(id.lt(after.id))),
+        );
+    }
+    let mut items = query
+        .order_by_desc(at)
+        .order_by_desc(id)
+        .limit(first as u64 + 1)
+        .all(db)
+        .await?;
+    let has_next_page = items.len() > first;
+    items.truncate(first);
+    Ok(Page {
+        items,
+        has_next_page,
+        has_previous_page,
+    })
 }
 
 #[cfg(test)]

@@ -2,32 +2,16 @@ mod common;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::process::{KillOnDrop, easel, picked_address};
 use common::{Backend, ScratchPostgres, TestApp, code};
 use serde_json::{Value, json};
 
 /// Longest a child process may run before the test gives up on it.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The `easel` binary with a clean environment: no `DATABASE_URL` or `EASEL_*` from the host,
-/// plain logs, and a temp folder as working directory so no `./data` is made in the repository.
-fn easel(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_easel"));
-    command.current_dir(dir).env_remove("DATABASE_URL");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("EASEL_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    command
-}
 
 /// Runs a command to its end, killing it when it outlives [`CHILD_TIMEOUT`].
 fn run(command: &mut Command) -> Output {
@@ -334,32 +318,6 @@ fn an_unsupported_database_url_stops_the_start_naming_it() {
 fn a_zero_node_limit_stops_the_start_naming_it() {
     let stderr = refused_start(&[("EASEL_MAX_NODES", "0")]);
     assert!(stderr.contains("EASEL_MAX_NODES"), "{stderr}");
-}
-
-/// The first `127.0.0.1:PORT` with a nonzero port in a log line.
-fn picked_address(line: &str) -> Option<String> {
-    line.match_indices("127.0.0.1:").find_map(|(at, prefix)| {
-        let digits: String = line[at + prefix.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        match digits.parse::<u16>() {
-            Ok(port) if port != 0 => Some(format!("127.0.0.1:{port}")),
-            _ => None,
-        }
-    })
-}
-
-/// Kills a child on drop, so a failing test leaves no server behind.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            self.0.kill().ok();
-            self.0.wait().ok();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,8 +21,8 @@ use entity::canvas;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Select,
 };
 use serde_json::Value;
 
@@ -31,7 +31,7 @@ use crate::canvas::check_item_id;
 use crate::config::AssetConfig;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
-use crate::pagination::Cursor;
+use crate::pagination::{Cursor, Page, fetch_page};
 use crate::time::now;
 
 /// Longest filename kept, in characters.
@@ -152,6 +152,29 @@ async fn check_new(
     check_type(kind, mime_type).map_err(|why| Error::bad_input("input.mimeType", why))
 }
 
+/// Checks an upload against the limits before anything is stored; the canonical media type.
+async fn check_upload(
+    db: &impl ConnectionTrait,
+    assets: &Assets,
+    actor: &Actor,
+    input: &NewAsset,
+) -> Result<String> {
+    check_size(input.size_bytes, assets.config.max_upload_bytes)?;
+    check_new(
+        db,
+        actor,
+        Described {
+            canvas_id: input.canvas_id.as_deref(),
+            node_id: input.node_id.as_deref(),
+            kind: input.kind,
+            filename: input.filename.as_deref(),
+            mime_type: &input.mime_type,
+            metadata: input.metadata.as_ref(),
+        },
+    )
+    .await
+}
+
 fn check_size(size: i64, limit: u64) -> Result<()> {
     if size <= 0 {
         return Err(Error::bad_input(
@@ -214,20 +237,7 @@ pub async fn create_upload(
     base_url: &str,
 ) -> Result<(asset::Model, UploadTarget)> {
     let owner = actor.user_id()?.to_owned();
-    check_size(input.size_bytes, assets.config.max_upload_bytes)?;
-    let mime = check_new(
-        db,
-        actor,
-        Described {
-            canvas_id: input.canvas_id.as_deref(),
-            node_id: input.node_id.as_deref(),
-            kind: input.kind,
-            filename: input.filename.as_deref(),
-            mime_type: &input.mime_type,
-            metadata: input.metadata.as_ref(),
-        },
-    )
-    .await?;
+    let mime = check_upload(db, assets, actor, &input).await?;
     let asset = insert_pending(db, assets, &owner, &input, mime).await?;
     let target = upload_target(assets, &asset, base_url).await?;
     Ok((asset, target))
@@ -385,20 +395,7 @@ pub async fn upload_inline(
     bytes: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send,
 ) -> Result<asset::Model> {
     let owner = actor.user_id()?.to_owned();
-    check_size(input.size_bytes, assets.config.max_upload_bytes)?;
-    let mime = check_new(
-        db,
-        actor,
-        Described {
-            canvas_id: input.canvas_id.as_deref(),
-            node_id: input.node_id.as_deref(),
-            kind: input.kind,
-            filename: input.filename.as_deref(),
-            mime_type: &input.mime_type,
-            metadata: input.metadata.as_ref(),
-        },
-    )
-    .await?;
+    let mime = check_upload(db, assets, actor, &input).await?;
     let asset = insert_pending(db, assets, &owner, &input, mime).await?;
     let key = asset.object_key.as_deref().unwrap_or_default();
     let staging = AssetStore::staging_key(key);
@@ -524,12 +521,7 @@ pub struct AssetFilter {
 }
 
 /// One page of assets, newest first.
-#[derive(Debug, Clone)]
-pub struct AssetPage {
-    pub assets: Vec<asset::Model>,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-}
+pub type AssetPage = Page<asset::Model>;
 
 /// The query behind a list: the actor's assets, or the READY assets of a canvas they may read.
 async fn listed(
@@ -564,38 +556,18 @@ pub async fn list_assets(
     first: usize,
     after: Option<Cursor>,
 ) -> Result<AssetPage> {
-    let has_previous_page = after.is_some();
-    let Some(mut query) = listed(db, actor, filter).await? else {
-        return Ok(AssetPage {
-            assets: Vec::new(),
-            has_next_page: false,
-            has_previous_page,
-        });
+    let Some(query) = listed(db, actor, filter).await? else {
+        return Ok(Page::empty(after.is_some()));
     };
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(asset::Column::CreatedAt.lt(after.at))
-                .add(
-                    Condition::all()
-                        .add(asset::Column::CreatedAt.eq(after.at))
-                        .add(asset::Column::Id.lt(after.id)),
-                ),
-        );
-    }
-    let mut assets = query
-        .order_by_desc(asset::Column::CreatedAt)
-        .order_by_desc(asset::Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    let has_next_page = assets.len() > first;
-    assets.truncate(first);
-    Ok(AssetPage {
-        assets,
-        has_next_page,
-        has_previous_page,
-    })
+    fetch_page(
+        db,
+        query,
+        asset::Column::CreatedAt,
+        asset::Column::Id,
+        first,
+        after,
+    )
+    .await
 }
 
 /// How many assets a list holds.

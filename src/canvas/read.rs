@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use entity::{canvas, canvas_edge, canvas_node};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 
 use crate::auth::Actor;
 use crate::error::Result;
-use crate::pagination::Cursor;
+use crate::pagination::{Cursor, Page, fetch_page};
 
 /// Which canvases a list shows.
 #[derive(Debug, Clone, Default)]
@@ -24,12 +24,7 @@ pub struct CanvasFilter {
 }
 
 /// One page of canvases, newest change first.
-#[derive(Debug, Clone)]
-pub struct CanvasPage {
-    pub canvases: Vec<canvas::Model>,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-}
+pub type CanvasPage = Page<canvas::Model>;
 
 /// The canvas if the actor may read it: their own, a public one, or a template.
 pub async fn find_readable(
@@ -70,40 +65,6 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
-async fn page(
-    db: &impl ConnectionTrait,
-    query: Select<canvas::Entity>,
-    first: usize,
-    after: Option<Cursor>,
-) -> Result<CanvasPage> {
-    let has_previous_page = after.is_some();
-    let mut query = query;
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(canvas::Column::UpdatedAt.lt(after.at))
-                .add(
-                    Condition::all()
-                        .add(canvas::Column::UpdatedAt.eq(after.at))
-                        .add(canvas::Column::Id.lt(after.id)),
-                ),
-        );
-    }
-    let mut canvases = query
-        .order_by_desc(canvas::Column::UpdatedAt)
-        .order_by_desc(canvas::Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    let has_next_page = canvases.len() > first;
-    canvases.truncate(first);
-    Ok(CanvasPage {
-        canvases,
-        has_next_page,
-        has_previous_page,
-    })
-}
-
 /// The actor's canvases, newest change first.
 pub async fn list_canvases(
     db: &impl ConnectionTrait,
@@ -112,7 +73,16 @@ pub async fn list_canvases(
     first: usize,
     after: Option<Cursor>,
 ) -> Result<CanvasPage> {
-    page(db, owned_by(actor, filter)?, first, after).await
+    let query = owned_by(actor, filter)?;
+    fetch_page(
+        db,
+        query,
+        canvas::Column::UpdatedAt,
+        canvas::Column::Id,
+        first,
+        after,
+    )
+    .await
 }
 
 /// How many canvases the actor's list holds under `filter`.
@@ -132,7 +102,15 @@ pub async fn list_templates(
 ) -> Result<(CanvasPage, u64)> {
     let query = canvas::Entity::find().filter(canvas::Column::IsTemplate.eq(true));
     let total = query.clone().count(db).await?;
-    Ok((page(db, query, first, after).await?, total))
+    let page = fetch_page(
+        db,
+        query,
+        canvas::Column::UpdatedAt,
+        canvas::Column::Id,
+        first,
+        after,
+    );
+    Ok((page.await?, total))
 }
 
 /// The nodes of several canvases in one query, each list in client order.

@@ -14,8 +14,8 @@ use entity::canvas;
 use entity::generation::{self, GenerationStatus};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, Select,
 };
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ use crate::canvas::check_item_id;
 use crate::config::Limits;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
-use crate::pagination::Cursor;
+use crate::pagination::{Cursor, Page, fetch_page};
 use crate::time::now;
 
 /// Longest model name, in characters.
@@ -481,12 +481,7 @@ pub struct GenerationFilter {
 }
 
 /// One page of runs, newest first.
-#[derive(Debug, Clone)]
-pub struct GenerationPage {
-    pub generations: Vec<generation::Model>,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-}
+pub type GenerationPage = Page<generation::Model>;
 
 fn listed(actor: &Actor, filter: &GenerationFilter) -> Result<Select<generation::Entity>> {
     let mut query =
@@ -514,40 +509,13 @@ pub async fn list_generations(
     first: usize,
     after: Option<Cursor>,
 ) -> Result<GenerationPage> {
-    let has_previous_page = after.is_some();
     if *actor == Actor::Anonymous {
         // Runs are private; an anonymous caller (reading a public canvas, say) has none.
-        return Ok(GenerationPage {
-            generations: Vec::new(),
-            has_next_page: false,
-            has_previous_page,
-        });
+        return Ok(Page::empty(after.is_some()));
     }
-    let mut query = listed(actor, filter)?;
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(generation::Column::CreatedAt.lt(after.at))
-                .add(
-                    Condition::all()
-                        .add(generation::Column::CreatedAt.eq(after.at))
-                        .add(generation::Column::Id.lt(after.id)),
-                ),
-        );
-    }
-    let mut generations = query
-        .order_by_desc(generation::Column::CreatedAt)
-        .order_by_desc(generation::Column::Id)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
-    let has_next_page = generations.len() > first;
-    generations.truncate(first);
-    Ok(GenerationPage {
-        generations,
-        has_next_page,
-        has_previous_page,
-    })
+    let query = listed(actor, filter)?;
+    let (at, id) = (generation::Column::CreatedAt, generation::Column::Id);
+    fetch_page(db, query, at, id, first, after).await
 }
 
 /// How many runs a list holds.

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use entity::asset::{self as asset_row, AssetKind as RowKind, AssetStatus as RowStatus};
 use serde_json::Value;
 
-use super::{canvas::PageInfo, page_size, request};
+use super::connection::{PageInfo, paged};
+use super::{page_size, request};
 use crate::assets::{self as domain, AssetFilter, ExternalAsset, NewAsset};
 use crate::error::Error;
 use crate::pagination::Cursor;
@@ -270,28 +271,15 @@ impl AssetQuery {
         };
         let after = Cursor::decode_after(after.as_deref())?;
         let page = domain::list_assets(req.db, req.actor, &filter, first, after).await?;
-        let cursors: Vec<String> = page
-            .assets
-            .iter()
-            .map(|a| domain::cursor_of(a).encode())
-            .collect();
+        let page = paged(page, domain::cursor_of, Asset);
         Ok(AssetConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                start_cursor: cursors.first().cloned(),
-                end_cursor: cursors.last().cloned(),
-            },
+            page_info: page.page_info,
             edges: page
-                .assets
-                .iter()
-                .zip(&cursors)
-                .map(|(a, cursor)| AssetEdge {
-                    cursor: cursor.clone(),
-                    node: Asset(a.clone()),
-                })
+                .edges
+                .into_iter()
+                .map(|(cursor, node)| AssetEdge { cursor, node })
                 .collect(),
-            nodes: page.assets.into_iter().map(Asset).collect(),
+            nodes: page.nodes,
             filter,
         })
     }

@@ -8,6 +8,7 @@ use entity::{canvas as canvas_row, canvas_edge, canvas_node};
 use serde_json::Value;
 
 use super::asset::Asset;
+use super::connection::{PageInfo, paged};
 use super::generation::GenerationConnection;
 use super::loaders::Loaders;
 use super::user::User;
@@ -622,15 +623,6 @@ impl From<CanvasFilter> for DomainFilter {
     }
 }
 
-/// Where a page sits in its list.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
-}
-
 /// A canvas in a list, with the cursor to page on from it.
 #[derive(SimpleObject)]
 pub struct CanvasConnectionEdge {
@@ -671,28 +663,15 @@ impl CanvasConnection {
 
 impl CanvasConnection {
     fn new(page: domain::CanvasPage, total: Total) -> Self {
-        let cursors: Vec<String> = page
-            .canvases
-            .iter()
-            .map(|c| domain::cursor_of(c).encode())
-            .collect();
+        let page = paged(page, domain::cursor_of, Canvas);
         CanvasConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                start_cursor: cursors.first().cloned(),
-                end_cursor: cursors.last().cloned(),
-            },
+            page_info: page.page_info,
             edges: page
-                .canvases
-                .iter()
-                .zip(&cursors)
-                .map(|(c, cursor)| CanvasConnectionEdge {
-                    cursor: cursor.clone(),
-                    node: Canvas(c.clone()),
-                })
+                .edges
+                .into_iter()
+                .map(|(cursor, node)| CanvasConnectionEdge { cursor, node })
                 .collect(),
-            nodes: page.canvases.into_iter().map(Canvas).collect(),
+            nodes: page.nodes,
             total,
         }
     }
@@ -777,7 +756,7 @@ impl CanvasQuery {
             Cursor::decode_after(after.as_deref())?,
         )
         .await?;
-        prime_page(ctx, &page.canvases).await?;
+        prime_page(ctx, &page.items).await?;
         Ok(CanvasConnection::new(page, Total::Owned(filter)))
     }
 
@@ -808,7 +787,7 @@ impl CanvasQuery {
         let first = page_size(first, req.limits)?;
         let (page, total) =
             domain::list_templates(req.db, first, Cursor::decode_after(after.as_deref())?).await?;
-        prime_page(ctx, &page.canvases).await?;
+        prime_page(ctx, &page.items).await?;
         Ok(CanvasConnection::new(page, Total::Known(total)))
     }
 }

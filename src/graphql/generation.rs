@@ -6,7 +6,7 @@ use entity::generation::{self as generation_row, GenerationStatus as RowStatus};
 use serde_json::Value;
 
 use super::asset::Asset;
-use super::canvas::PageInfo;
+use super::connection::{PageInfo, paged};
 use super::loaders::Loaders;
 use super::{page_size, request};
 use crate::generations::{self as domain, GenerationFilter, NewGeneration};
@@ -221,7 +221,7 @@ pub(crate) async fn connection(
     let loaders = ctx.data_unchecked::<Loaders>();
     if wants("resultAsset") {
         let ids: Vec<String> = page
-            .generations
+            .items
             .iter()
             .filter_map(|g| g.result_asset_id.clone())
             .collect();
@@ -229,34 +229,21 @@ pub(crate) async fn connection(
     }
     if wants("retryOf") {
         let ids: Vec<String> = page
-            .generations
+            .items
             .iter()
             .filter_map(|g| g.retry_of.clone())
             .collect();
         loaders.generation_by_id.load_many(ids).await?;
     }
-    let cursors: Vec<String> = page
-        .generations
-        .iter()
-        .map(|g| domain::cursor_of(g).encode())
-        .collect();
+    let page = paged(page, domain::cursor_of, Generation);
     Ok(GenerationConnection {
-        page_info: PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-            start_cursor: cursors.first().cloned(),
-            end_cursor: cursors.last().cloned(),
-        },
+        page_info: page.page_info,
         edges: page
-            .generations
-            .iter()
-            .zip(&cursors)
-            .map(|(g, cursor)| GenerationEdge {
-                cursor: cursor.clone(),
-                node: Generation(g.clone()),
-            })
+            .edges
+            .into_iter()
+            .map(|(cursor, node)| GenerationEdge { cursor, node })
             .collect(),
-        nodes: page.generations.into_iter().map(Generation).collect(),
+        nodes: page.nodes,
         filter,
     })
 }

@@ -3,6 +3,7 @@
 
 mod asset;
 mod canvas;
+mod connection;
 mod generation;
 mod limits;
 mod loaders;

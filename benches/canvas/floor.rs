@@ -439,7 +439,13 @@ impl FloorDb {
             FloorDb::Postgres(pool) => {
                 const JSON_EMPTY_OBJECT: &str = "'{}'::jsonb";
                 const NOW_SQL: &str = "'2025-01-01T00:00:00+00:00'::timestamptz";
-                insert_all!(sqlx::Postgres, pool, POSTGRES_MAX_BINDS)
+                insert_all!(sqlx::Postgres, pool, POSTGRES_MAX_BINDS);
+                // What autovacuum would do within a minute of such a bulk insert: without
+                // statistics the planner has no idea how large the tables are.
+                sqlx::query("ANALYZE canvases, canvas_nodes, canvas_edges")
+                    .execute(pool)
+                    .await
+                    .unwrap();
             }
         }
     }

@@ -21,13 +21,29 @@ pub struct ServerProcess {
     pub addr: String,
     log: Arc<Mutex<VecDeque<String>>>,
     child: Child,
+    /// How long a stop waits for the process to end by itself after SIGTERM.
+    stop_timeout: Duration,
 }
 
 impl ServerProcess {
     /// Starts `easel serve` on `database_url`, with its files and assets under `dir`, and waits
-    /// for the log line naming its address. `log_filter` is its `RUST_LOG`.
-    pub fn start(database_url: &str, dir: &Path, log_filter: &str) -> ServerProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_easel"));
+    /// for the log line naming its address. `log_filter` is its `RUST_LOG`; `wrapper` a command
+    /// that runs it (`valgrind --tool=callgrind`, for profiling).
+    pub fn start(
+        database_url: &str,
+        dir: &Path,
+        log_filter: &str,
+        wrapper: Option<&str>,
+    ) -> ServerProcess {
+        let binary = env!("CARGO_BIN_EXE_easel");
+        let mut command = match wrapper.map(|w| w.split_whitespace().collect::<Vec<_>>()) {
+            Some(words) if !words.is_empty() => {
+                let mut command = Command::new(words[0]);
+                command.args(&words[1..]).arg(binary);
+                command
+            }
+            _ => Command::new(binary),
+        };
         command.current_dir(dir).env_remove("DATABASE_URL");
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("EASEL_") {
@@ -90,7 +106,16 @@ impl ServerProcess {
                 }
             }
         };
-        ServerProcess { addr, log, child }
+        ServerProcess {
+            addr,
+            log,
+            child,
+            stop_timeout: if wrapper.is_some() {
+                Duration::from_secs(600)
+            } else {
+                Duration::from_secs(10)
+            },
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -131,10 +156,24 @@ impl Drop for ServerProcess {
         if std::thread::panicking() {
             eprintln!("the server's last log lines:\n{}", self.log_tail());
         }
-        if self.child.try_wait().ok().flatten().is_none() {
-            self.child.kill().ok();
-            self.child.wait().ok();
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
         }
+        // SIGTERM first: the server shuts down gracefully, and a profiler around it writes its
+        // output; SIGKILL only if it does not end in time.
+        let asked = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + self.stop_timeout;
+        while asked && Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 

@@ -22,6 +22,8 @@ mod floor;
 mod report;
 #[path = "canvas/server.rs"]
 mod server;
+#[path = "../tests/common/text.rs"]
+mod text;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -131,12 +131,7 @@ impl Api {
             .text()
             .await
             .unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix("easel_db_statements_total "))
-            .expect("easel_db_statements_total in /metrics")
-            .trim()
-            .parse()
-            .unwrap()
+        crate::text::statements_total(&text)
     }
 }
 

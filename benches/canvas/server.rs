@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
+use crate::text::{picked_address, with_database};
+
 /// Longest the server may take to log its address.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Log lines kept for a failure message.
@@ -195,20 +197,6 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The first `127.0.0.1:PORT` with a nonzero port in a log line.
-fn picked_address(line: &str) -> Option<String> {
-    line.match_indices("127.0.0.1:").find_map(|(at, prefix)| {
-        let digits: String = line[at + prefix.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        match digits.parse::<u16>() {
-            Ok(port) if port != 0 => Some(format!("127.0.0.1:{port}")),
-            _ => None,
-        }
-    })
-}
-
 /// A PostgreSQL database made for one benchmark run; [`ScratchPostgres::drop_database`]
 /// removes it.
 pub struct ScratchPostgres {
@@ -249,22 +237,5 @@ impl ScratchPostgres {
             }
             Err(e) => eprintln!("note: cannot drop the database {}: {e}", self.name),
         }
-    }
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[after_scheme..].find('/') {
-        Some(slash) => &base[..after_scheme + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
     }
 }

@@ -218,8 +218,13 @@ async fn insert_pending(
         metadata: input.metadata.clone(),
         created_at: now(),
     };
+    insert_row(db, model).await
+}
+
+/// Inserts an asset row (and its owner's user row, on first sight) in one transaction.
+async fn insert_row(db: &DatabaseConnection, model: asset::Model) -> Result<asset::Model> {
     let txn = begin_write(db).await?;
-    ensure_user(&txn, owner).await?;
+    ensure_user(&txn, &model.owner_id).await?;
     asset::Entity::insert(asset::ActiveModel::from(model.clone()))
         .exec_without_returning(&txn)
         .await?;
@@ -462,13 +467,7 @@ pub async fn register_external(
         metadata: input.metadata,
         created_at: now(),
     };
-    let txn = begin_write(db).await?;
-    ensure_user(&txn, &owner).await?;
-    asset::Entity::insert(asset::ActiveModel::from(model.clone()))
-        .exec_without_returning(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(model)
+    insert_row(db, model).await
 }
 
 /// Deletes an asset; its object is removed after the commit (and retried until it is).

@@ -10,8 +10,8 @@ mod write;
 
 pub use ids::{CanvasId, MAX_ID_CHARS, check_item_id};
 pub use read::{
-    CanvasFilter, CanvasPage, count_canvases, cursor_of, edge_counts, edges_of, find_readable,
-    list_canvases, list_templates, node_counts, nodes_of,
+    CanvasFilter, CanvasPage, count_canvases, count_templates, cursor_of, edge_counts, edges_of,
+    find_readable, list_canvases, list_templates, node_counts, nodes_of,
 };
 pub use write::{
     CanvasChanges, apply_canvas_changes, create_canvas, delete_canvas, duplicate_canvas,

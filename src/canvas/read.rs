@@ -94,23 +94,23 @@ pub async fn count_canvases(
     Ok(owned_by(actor, filter)?.count(db).await?)
 }
 
+fn templates() -> Select<canvas::Entity> {
+    canvas::Entity::find().filter(canvas::Column::IsTemplate.eq(true))
+}
+
 /// Every template, whoever made it: templates are readable by anyone.
 pub async fn list_templates(
     db: &impl ConnectionTrait,
     first: usize,
     after: Option<Cursor>,
-) -> Result<(CanvasPage, u64)> {
-    let query = canvas::Entity::find().filter(canvas::Column::IsTemplate.eq(true));
-    let total = query.clone().count(db).await?;
-    let page = fetch_page(
-        db,
-        query,
-        canvas::Column::UpdatedAt,
-        canvas::Column::Id,
-        first,
-        after,
-    );
-    Ok((page.await?, total))
+) -> Result<CanvasPage> {
+    let (at, id) = (canvas::Column::UpdatedAt, canvas::Column::Id);
+    fetch_page(db, templates(), at, id, first, after).await
+}
+
+/// How many templates there are.
+pub async fn count_templates(db: &impl ConnectionTrait) -> Result<u64> {
+    Ok(templates().count(db).await?)
 }
 
 /// The nodes of several canvases in one query, each list in client order.

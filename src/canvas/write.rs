@@ -117,10 +117,12 @@ pub async fn save_canvas(
 
     let txn = begin_write(db).await?;
     let now = now();
-    let mut stored = match lock_canvas(&txn, id.as_str()).await? {
+    let (mut stored, current_nodes, current_edges) = match lock_canvas(&txn, id.as_str()).await? {
         Some(stored) if actor.is(&stored.owner_id) => {
             check_version(&stored, expected_version)?;
-            stored
+            let nodes = load_nodes(&txn, &stored.id).await?;
+            let edges = load_edges(&txn, &stored.id).await?;
+            (stored, nodes, edges)
         }
         Some(_) => return Err(Error::not_found("canvas", id.as_str())),
         None => {
@@ -129,15 +131,27 @@ pub async fn save_canvas(
                 return Err(Error::not_found("canvas", id.as_str()));
             }
             ensure_user(&txn, &owner).await?;
-            let mut model = new_canvas_row(id.into_string(), &owner, &snapshot.meta, now);
-            model.version = 0;
+            // Inserted at version 1: the insert is the write, nothing is there to diff against.
+            let model = new_canvas_row(id.into_string(), &owner, &snapshot.meta, now);
             insert_canvas_row(&txn, &model).await?;
-            model
+            let (nodes, edges) = (&snapshot.nodes, &snapshot.edges);
+            diff_and_write(&txn, &model.id, Vec::new(), Vec::new(), nodes, edges, now).await?;
+            txn.commit().await?;
+            return Ok(model);
         }
     };
     let meta_changed = apply_meta(&mut stored, &snapshot.meta);
-    let written = write_graph(&txn, &stored.id, &snapshot.nodes, &snapshot.edges, now).await?;
-    if meta_changed || written.any() || stored.version == 0 {
+    let written = diff_and_write(
+        &txn,
+        &stored.id,
+        current_nodes,
+        current_edges,
+        &snapshot.nodes,
+        &snapshot.edges,
+        now,
+    )
+    .await?;
+    if meta_changed || written.any() {
         bump(&txn, &mut stored, now).await?;
     }
     txn.commit().await?;
@@ -265,13 +279,12 @@ pub async fn duplicate_canvas(
     };
     check_meta("input", &meta, limits)?;
     ensure_user(&txn, &owner).await?;
-    let mut copy = new_canvas_row(CanvasId::generate().into_string(), &owner, &meta, now);
-    copy.version = 0;
+    let copy = new_canvas_row(CanvasId::generate().into_string(), &owner, &meta, now);
     insert_canvas_row(&txn, &copy).await?;
     let node_inputs: Vec<NodeInput> = nodes.iter().map(node_input_of).collect();
     let edge_inputs: Vec<EdgeInput> = edges.iter().map(edge_input_of).collect();
-    write_graph(&txn, &copy.id, &node_inputs, &edge_inputs, now).await?;
-    bump(&txn, &mut copy, now).await?;
+    let (nodes, edges) = (&node_inputs, &edge_inputs);
+    diff_and_write(&txn, &copy.id, Vec::new(), Vec::new(), nodes, edges, now).await?;
     txn.commit().await?;
     Ok(copy)
 }
@@ -477,28 +490,6 @@ async fn load_edges(txn: &DatabaseTransaction, canvas_id: &str) -> Result<Vec<ca
         .order_by_asc(canvas_edge::Column::SortPosition)
         .all(txn)
         .await?)
-}
-
-/// Makes the canvas's nodes and edges equal to the given lists.
-async fn write_graph(
-    txn: &DatabaseTransaction,
-    canvas_id: &str,
-    nodes: &[NodeInput],
-    edges: &[EdgeInput],
-    now: DateTime<Utc>,
-) -> Result<Written> {
-    let current_nodes = load_nodes(txn, canvas_id).await?;
-    let current_edges = load_edges(txn, canvas_id).await?;
-    diff_and_write(
-        txn,
-        canvas_id,
-        current_nodes,
-        current_edges,
-        nodes,
-        edges,
-        now,
-    )
-    .await
 }
 
 /// Compares the wanted lists with the stored rows and writes only the difference: deletes, then

@@ -630,10 +630,10 @@ pub struct CanvasConnectionEdge {
     pub node: Canvas,
 }
 
-/// What a list's `totalCount` counts.
+/// What a list's `totalCount` counts, when asked.
 enum Total {
     Owned(DomainFilter),
-    Known(u64),
+    Templates,
 }
 
 /// A page of canvases, newest change first (Relay cursor connection).
@@ -651,12 +651,10 @@ pub struct CanvasConnection {
 impl CanvasConnection {
     /// Canvases in the whole list, not only this page.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let req = request(ctx);
         match &self.total {
-            Total::Known(total) => Ok(*total),
-            Total::Owned(filter) => {
-                let req = request(ctx);
-                Ok(domain::count_canvases(req.db, req.actor, filter).await?)
-            }
+            Total::Templates => Ok(domain::count_templates(req.db).await?),
+            Total::Owned(filter) => Ok(domain::count_canvases(req.db, req.actor, filter).await?),
         }
     }
 }
@@ -785,10 +783,10 @@ impl CanvasQuery {
     ) -> Result<CanvasConnection> {
         let req = request(ctx);
         let first = page_size(first, req.limits)?;
-        let (page, total) =
+        let page =
             domain::list_templates(req.db, first, Cursor::decode_after(after.as_deref())?).await?;
         prime_page(ctx, &page.items).await?;
-        Ok(CanvasConnection::new(page, Total::Known(total)))
+        Ok(CanvasConnection::new(page, Total::Templates))
     }
 }
 

@@ -6,6 +6,9 @@
 
 pub mod process;
 pub mod s3;
+pub mod text;
+
+use text::with_database;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -191,23 +194,6 @@ fn postgres_url() -> Option<String> {
     }
 }
 
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[after_scheme..].find('/') {
-        Some(slash) => &base[..after_scheme + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
 impl TestApp {
     /// A server with the default configuration; `None` when PostgreSQL is asked for and skipped.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
@@ -330,12 +316,7 @@ impl TestApp {
             .text()
             .await
             .unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix("easel_db_statements_total "))
-            .expect("easel_db_statements_total in /metrics")
-            .trim()
-            .parse()
-            .unwrap()
+        text::statements_total(&text)
     }
 
     /// A direct connection to the test's database, to check rows behind the API.
@@ -402,22 +383,4 @@ impl TestApp {
 /// The `extensions.code` of a GraphQL error.
 pub fn code(error: &Value) -> &str {
     error["extensions"]["code"].as_str().unwrap_or("")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_names_are_replaced_in_urls() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-    }
 }

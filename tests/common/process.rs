@@ -1,6 +1,8 @@
 //! The `easel` binary as a child process: a clean environment, commands run to their end with a
 //! time limit, and `easel serve` on `127.0.0.1:0` with the address it logs.
 
+pub use super::text::picked_address;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -53,20 +55,6 @@ impl Drop for KillOnDrop {
             self.0.wait().ok();
         }
     }
-}
-
-/// The first `127.0.0.1:PORT` with a nonzero port in a log line.
-pub fn picked_address(line: &str) -> Option<String> {
-    line.match_indices("127.0.0.1:").find_map(|(at, prefix)| {
-        let digits: String = line[at + prefix.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        match digits.parse::<u16>() {
-            Ok(port) if port != 0 => Some(format!("127.0.0.1:{port}")),
-            _ => None,
-        }
-    })
 }
 
 /// `easel serve` running as a child process; killed when dropped.

@@ -112,6 +112,10 @@ pub fn max_bind_params(backend: DatabaseBackend) -> usize {
     }
 }
 
+/// Most values in one `IN (...)` list, leaving room for the statement's other parameters on
+/// either database.
+pub const IN_LIST_CHUNK: usize = 30_000;
+
 /// Answers when the database answers; for `/readyz`.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())

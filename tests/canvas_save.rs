@@ -366,6 +366,15 @@ on_both_databases! {
             (json!({ "deleteNodeIds": ["n0"], "upsertEdges": [{ "id": "x", "source": "n0", "target": "n1" }] }), "changes.upsertEdges[0].source"),
             (json!({ "upsertNodes": [{ "id": "k", "position": { "x": 0, "y": 0 }, "parentId": "ghost" }] }), "changes.upsertNodes[0].parentId"),
             (json!({ "upsertNodes": [{ "id": "n0", "position": { "x": 0, "y": 0 } }], "deleteNodeIds": ["n0"] }), "changes.upsertNodes[0].id"),
+            (json!({ "upsertNodes": [
+                { "id": "n0", "position": { "x": 0, "y": 0 }, "parentId": "n1" },
+                { "id": "n1", "position": { "x": 0, "y": 0 }, "parentId": "n0" },
+            ] }), "changes.upsertNodes[0].parentId"),
+            (json!({ "upsertNodes": [{ "id": "n2", "position": { "x": 0, "y": 0 }, "parentId": "n2" }] }), "changes.upsertNodes[0].parentId"),
+            (json!({ "upsertNodes": (0..8).map(|i| json!({ "id": format!("new{i}"), "position": { "x": 0, "y": 0 } })).collect::<Vec<_>>() }), "changes.upsertNodes"),
+            (json!({ "deleteNodeIds": ["n0", "n0"] }), "changes.deleteNodeIds[1]"),
+            (json!({ "upsertEdges": [{ "id": "x", "source": "n0", "target": "ghost" }] }), "changes.upsertEdges[0].target"),
+            (json!({ "upsertEdges": [{ "id": "x", "source": "n0", "target": "n1" }, { "id": "x", "source": "n1", "target": "n2" }] }), "changes.upsertEdges[1].id"),
         ];
         for (changes, field) in change_cases {
             let error = app.error(APPLY, json!({ "id": "c", "changes": changes })).await;
@@ -413,5 +422,95 @@ on_both_databases! {
         sea_orm::ConnectionTrait::execute_unprepared(&db, "ALTER TABLE canvas_edges_gone RENAME TO canvas_edges")
             .await
             .unwrap();
+    }
+}
+
+on_both_databases! {
+    async fn changes_keep_groups_whole_and_refuse_loops(app: TestApp) {
+        // g0 holds a, which holds b; c stands alone; edges a→c and b→c.
+        let node = |id: &str, parent: Option<&str>| json!({ "id": id, "position": { "x": 0, "y": 0 }, "parentId": parent });
+        let edge = |id: &str, s: &str, t: &str| json!({ "id": id, "source": s, "target": t });
+        let nodes = json!([node("g0", None), node("a", Some("g0")), node("b", Some("a")), node("c", None)]);
+        let edges = json!([edge("ac", "a", "c"), edge("bc", "b", "c")]);
+        save(app, json!({ "id": "g", "name": "g", "nodes": nodes, "edges": edges }), None).await;
+        let stored = read(app, "g").await;
+
+        let refused = [
+            // Deleting a group while its child stays.
+            (json!({ "deleteNodeIds": ["a"] }), "changes.deleteNodeIds[0]"),
+            // g0 into b closes the loop g0 → b → a → g0.
+            (json!({ "upsertNodes": [node("g0", Some("b"))] }), "changes.upsertNodes[0].parentId"),
+        ];
+        for (changes, field) in refused {
+            let error = app.error(APPLY, json!({ "id": "g", "changes": changes })).await;
+            assert_eq!(code(&error), "BAD_USER_INPUT", "{changes}: {error:#}");
+            assert_eq!(error["extensions"]["field"], field, "{changes}: {error:#}");
+            assert_eq!(read(app, "g").await, stored, "{changes} changed the canvas");
+        }
+
+        // Moving b out of a, then deleting a in the same change, is fine; a's edge goes with it.
+        let applied = app
+            .data(APPLY, json!({ "id": "g", "v": 1, "changes": {
+                "upsertNodes": [node("b", Some("g0"))], "deleteNodeIds": ["a"],
+            } }))
+            .await;
+        assert_eq!(applied["applyCanvasChanges"]["version"], 2);
+        let canvas = read(app, "g").await;
+        let ids: Vec<&str> = canvas["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["g0", "b", "c"]);
+        assert_eq!(canvas["nodes"][1]["parentId"], "g0");
+        let edge_ids: Vec<&str> = canvas["edges"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(edge_ids, ["bc"]);
+
+        // Deleting a group with everything in it at once is fine too.
+        app.data(APPLY, json!({ "id": "g", "changes": { "deleteNodeIds": ["b", "g0"] } })).await;
+        let canvas = read(app, "g").await;
+        assert_eq!(canvas["nodeCount"], 1);
+        assert_eq!(canvas["edgeCount"], 0);
+        // A change that changes nothing keeps the version.
+        let version = canvas["version"].as_i64().unwrap();
+        let same = app.data(APPLY, json!({ "id": "g", "changes": { "upsertNodes": [node("c", None)] } })).await;
+        assert_eq!(same["applyCanvasChanges"]["version"], version);
+    }
+}
+
+on_both_databases! {
+    async fn node_data_keeps_its_key_order_and_every_number(app: TestApp) {
+        // Keys out of alphabetical order, and numbers a float would round.
+        let text = r#"{"zeta":1,"alpha":{"y":[3,2,1],"b":null},"big":18446744073709551615,"neg":-9007199254740993,"f":0.1}"#;
+        let data: Value = serde_json::from_str(text).unwrap();
+        // The body is written by hand: serde_json's `Value` would sort the keys before sending.
+        let save = format!(
+            r#"{{"query":{SAVE:?},"variables":{{"input":{{"id":"k","name":"k","edges":[],
+                "nodes":[{{"id":"n","position":{{"x":0,"y":0}},"data":{text}}}]}}}}}}"#
+        );
+        let saved: Value = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(save)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(saved["data"]["saveCanvas"]["nodeCount"], 1, "{saved:#}");
+        let body = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": "{ canvas(id: \"k\") { nodes { data } } }" }))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["data"]["canvas"]["nodes"][0]["data"], data);
+        if app.backend == common::Backend::Sqlite {
+            // SQLite keeps the text as sent; PostgreSQL's jsonb orders keys its own way.
+            assert!(body.contains(text), "{body}");
+        }
     }
 }

@@ -2,21 +2,24 @@
 //! needs. Plain async functions over a connection and an [`Actor`](crate::auth::Actor); nothing
 //! here knows GraphQL.
 
+mod changes;
 mod ids;
+mod json;
 mod order;
 mod read;
+mod stored;
 mod validate;
 mod write;
 
+pub use changes::{CanvasChanges, apply_canvas_changes};
 pub use ids::{CanvasId, MAX_ID_CHARS, check_item_id};
+pub use json::JsonText;
 pub use read::{
     CanvasFilter, CanvasPage, count_canvases, count_templates, cursor_of, edge_counts, edges_of,
     find_readable, list_canvases, list_templates, node_counts, nodes_of,
 };
-pub use write::{
-    CanvasChanges, apply_canvas_changes, create_canvas, delete_canvas, duplicate_canvas,
-    save_canvas, update_canvas,
-};
+pub use stored::{StoredEdge, StoredNode};
+pub use write::{create_canvas, delete_canvas, duplicate_canvas, save_canvas, update_canvas};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -81,7 +84,7 @@ pub struct NodeInput {
     pub height: Option<f64>,
     pub z_index: i32,
     pub parent_id: Option<String>,
-    pub data: Value,
+    pub data: JsonText,
     pub attrs: NodeAttrs,
 }
 
@@ -94,7 +97,7 @@ pub struct EdgeInput {
     pub target: String,
     pub target_handle: Option<String>,
     pub edge_type: String,
-    pub data: Option<Value>,
+    pub data: Option<JsonText>,
     pub attrs: EdgeAttrs,
 }
 

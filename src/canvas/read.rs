@@ -7,9 +7,10 @@ use entity::{canvas, canvas_edge, canvas_node};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    QuerySelect, Select,
 };
 
+use super::{StoredEdge, StoredNode};
 use crate::auth::Actor;
 use crate::error::Result;
 use crate::pagination::{Cursor, Page, fetch_page};
@@ -117,42 +118,32 @@ pub async fn count_templates(db: &impl ConnectionTrait) -> Result<u64> {
 pub async fn nodes_of(
     db: &impl ConnectionTrait,
     canvas_ids: &[String],
-) -> Result<HashMap<String, Vec<canvas_node::Model>>> {
-    let rows = canvas_node::Entity::find()
-        .filter(canvas_node::Column::CanvasId.is_in(canvas_ids.iter().cloned()))
-        .order_by_asc(canvas_node::Column::CanvasId)
-        .order_by_asc(canvas_node::Column::SortPosition)
-        .all(db)
-        .await?;
-    let mut by_canvas: HashMap<String, Vec<canvas_node::Model>> = HashMap::new();
-    for row in rows {
-        by_canvas
-            .entry(row.canvas_id.clone())
-            .or_default()
-            .push(row);
-    }
-    Ok(by_canvas)
+) -> Result<HashMap<String, Vec<StoredNode>>> {
+    let rows = super::stored::nodes_of_canvases(db, canvas_ids).await?;
+    Ok(group_by_canvas(rows, |n| &n.canvas_id))
 }
 
 /// The edges of several canvases in one query, each list in client order.
 pub async fn edges_of(
     db: &impl ConnectionTrait,
     canvas_ids: &[String],
-) -> Result<HashMap<String, Vec<canvas_edge::Model>>> {
-    let rows = canvas_edge::Entity::find()
-        .filter(canvas_edge::Column::CanvasId.is_in(canvas_ids.iter().cloned()))
-        .order_by_asc(canvas_edge::Column::CanvasId)
-        .order_by_asc(canvas_edge::Column::SortPosition)
-        .all(db)
-        .await?;
-    let mut by_canvas: HashMap<String, Vec<canvas_edge::Model>> = HashMap::new();
+) -> Result<HashMap<String, Vec<StoredEdge>>> {
+    let rows = super::stored::edges_of_canvases(db, canvas_ids).await?;
+    Ok(group_by_canvas(rows, |e| &e.canvas_id))
+}
+
+/// Splits rows sorted by canvas into one list per canvas, keeping their order.
+fn group_by_canvas<T>(rows: Vec<T>, canvas: impl Fn(&T) -> &String) -> HashMap<String, Vec<T>> {
+    let mut by_canvas: HashMap<String, Vec<T>> = HashMap::new();
     for row in rows {
-        by_canvas
-            .entry(row.canvas_id.clone())
-            .or_default()
-            .push(row);
+        match by_canvas.get_mut(canvas(&row)) {
+            Some(list) => list.push(row),
+            None => {
+                by_canvas.insert(canvas(&row).clone(), vec![row]);
+            }
+        }
     }
-    Ok(by_canvas)
+    by_canvas
 }
 
 #[derive(FromQueryResult)]

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{CanvasMetaInput, EdgeInput, NodeInput, Patch, check_item_id};
+use super::{CanvasMetaInput, EdgeInput, JsonText, NodeInput, Patch, check_item_id};
 use crate::config::Limits;
 use crate::error::{Error, Result};
 
@@ -80,8 +80,8 @@ fn check_short(field: impl FnOnce() -> String, value: Option<&str>) -> Result<()
     }
 }
 
-fn check_data_size(label: &str, data: &serde_json::Value, limits: &Limits) -> Result<()> {
-    let size = serde_json::to_vec(data).map_or(usize::MAX, |bytes| bytes.len());
+fn check_data_size(label: &str, data: &JsonText, limits: &Limits) -> Result<()> {
+    let size = data.len();
     if size > limits.max_node_data_bytes {
         return Err(Error::bad_input(
             format!("{label}.data"),

@@ -5,35 +5,22 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{canvas, canvas_edge, canvas_node};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::order::assign_positions;
+use super::stored::{self, StoredEdge, StoredNode};
 use super::validate::{Labeled, check_edge, check_graph, check_meta, check_name, check_node};
-use super::{
-    CanvasId, CanvasMetaInput, CanvasSnapshot, EdgeAttrs, EdgeInput, NodeAttrs, NodeInput,
-    attrs_from_json,
-};
+use super::{CanvasId, CanvasMetaInput, CanvasSnapshot, EdgeInput, JsonText, NodeInput};
 use crate::assets::{AssetStore, cleanup};
 use crate::auth::{Actor, ensure_user};
 use crate::config::Limits;
-use crate::db::{begin_write, max_bind_params};
+use crate::db::{IN_LIST_CHUNK, begin_write, max_bind_params};
 use crate::error::{Error, Result};
 use crate::time::now;
-
-/// Changes to some nodes and edges of a canvas, leaving the others as they are.
-#[derive(Debug, Clone, Default)]
-pub struct CanvasChanges {
-    /// New nodes (appended after the existing ones) and changed ones (kept in place).
-    pub upsert_nodes: Vec<NodeInput>,
-    /// Nodes to delete; their edges go with them.
-    pub delete_node_ids: Vec<String>,
-    pub upsert_edges: Vec<EdgeInput>,
-    pub delete_edge_ids: Vec<String>,
-}
 
 /// Creates an empty canvas owned by the actor.
 pub async fn create_canvas(
@@ -135,7 +122,7 @@ pub async fn save_canvas(
             let model = new_canvas_row(id.into_string(), &owner, &snapshot.meta, now);
             insert_canvas_row(&txn, &model).await?;
             let (nodes, edges) = (&snapshot.nodes, &snapshot.edges);
-            diff_and_write(&txn, &model.id, Vec::new(), Vec::new(), nodes, edges, now).await?;
+            diff_and_write(&txn, &model.id, &[], &[], nodes, edges, now).await?;
             txn.commit().await?;
             return Ok(model);
         }
@@ -144,75 +131,14 @@ pub async fn save_canvas(
     let written = diff_and_write(
         &txn,
         &stored.id,
-        current_nodes,
-        current_edges,
+        &current_nodes,
+        &current_edges,
         &snapshot.nodes,
         &snapshot.edges,
         now,
     )
     .await?;
     if meta_changed || written.any() {
-        bump(&txn, &mut stored, now).await?;
-    }
-    txn.commit().await?;
-    Ok(stored)
-}
-
-/// Applies changes to some nodes and edges. New nodes and edges come after the existing ones;
-/// deleting a node deletes its edges.
-pub async fn apply_canvas_changes(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    canvas_id: &str,
-    changes: CanvasChanges,
-    expected_version: Option<i64>,
-    limits: &Limits,
-) -> Result<canvas::Model> {
-    actor.user_id()?;
-    for (i, node) in changes.upsert_nodes.iter().enumerate() {
-        check_node(&format!("changes.upsertNodes[{i}]"), node, limits)?;
-    }
-    for (i, edge) in changes.upsert_edges.iter().enumerate() {
-        check_edge(&format!("changes.upsertEdges[{i}]"), edge, limits)?;
-    }
-
-    let txn = begin_write(db).await?;
-    let mut stored = lock_own_canvas(&txn, actor, canvas_id).await?;
-    check_version(&stored, expected_version)?;
-    let current_nodes = load_nodes(&txn, canvas_id).await?;
-    let current_edges = load_edges(&txn, canvas_id).await?;
-    let (nodes, edges) = merge_changes(&current_nodes, &current_edges, &changes)?;
-    {
-        let nodes: Vec<_> = nodes
-            .iter()
-            .map(|(label, item)| Labeled {
-                label: label.clone(),
-                item,
-            })
-            .collect();
-        let edges: Vec<_> = edges
-            .iter()
-            .map(|(label, item)| Labeled {
-                label: label.clone(),
-                item,
-            })
-            .collect();
-        check_graph(&nodes, &edges, limits)?;
-    }
-    let nodes: Vec<NodeInput> = nodes.into_iter().map(|(_, node)| node).collect();
-    let edges: Vec<EdgeInput> = edges.into_iter().map(|(_, edge)| edge).collect();
-    let now = now();
-    let written = diff_and_write(
-        &txn,
-        canvas_id,
-        current_nodes,
-        current_edges,
-        &nodes,
-        &edges,
-        now,
-    )
-    .await?;
-    if written.any() {
         bump(&txn, &mut stored, now).await?;
     }
     txn.commit().await?;
@@ -281,10 +207,10 @@ pub async fn duplicate_canvas(
     ensure_user(&txn, &owner).await?;
     let copy = new_canvas_row(CanvasId::generate().into_string(), &owner, &meta, now);
     insert_canvas_row(&txn, &copy).await?;
-    let node_inputs: Vec<NodeInput> = nodes.iter().map(node_input_of).collect();
-    let edge_inputs: Vec<EdgeInput> = edges.iter().map(edge_input_of).collect();
+    let node_inputs: Vec<NodeInput> = nodes.iter().map(StoredNode::to_input).collect();
+    let edge_inputs: Vec<EdgeInput> = edges.iter().map(StoredEdge::to_input).collect();
     let (nodes, edges) = (&node_inputs, &edge_inputs);
-    diff_and_write(&txn, &copy.id, Vec::new(), Vec::new(), nodes, edges, now).await?;
+    diff_and_write(&txn, &copy.id, &[], &[], nodes, edges, now).await?;
     txn.commit().await?;
     Ok(copy)
 }
@@ -370,7 +296,10 @@ async fn insert_canvas_row(txn: &DatabaseTransaction, model: &canvas::Model) -> 
 
 /// Reads a canvas and, on PostgreSQL, locks its row until the transaction ends, so that
 /// concurrent writers of one canvas take turns. (SQLite's `BEGIN IMMEDIATE` already serializes.)
-async fn lock_canvas(txn: &DatabaseTransaction, id: &str) -> Result<Option<canvas::Model>> {
+pub(super) async fn lock_canvas(
+    txn: &DatabaseTransaction,
+    id: &str,
+) -> Result<Option<canvas::Model>> {
     let mut query = canvas::Entity::find_by_id(id.to_owned());
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         query = query.lock_exclusive();
@@ -379,7 +308,7 @@ async fn lock_canvas(txn: &DatabaseTransaction, id: &str) -> Result<Option<canva
 }
 
 /// Like [`lock_canvas`], for a canvas the actor owns; any other is `NOT_FOUND`.
-async fn lock_own_canvas(
+pub(super) async fn lock_own_canvas(
     txn: &DatabaseTransaction,
     actor: &Actor,
     id: &str,
@@ -390,7 +319,7 @@ async fn lock_own_canvas(
     }
 }
 
-fn check_version(stored: &canvas::Model, expected: Option<i64>) -> Result<()> {
+pub(super) fn check_version(stored: &canvas::Model, expected: Option<i64>) -> Result<()> {
     match expected {
         Some(expected) if expected != stored.version => Err(Error::Conflict {
             expected,
@@ -424,7 +353,7 @@ fn apply_meta(stored: &mut canvas::Model, meta: &CanvasMetaInput) -> bool {
 }
 
 /// Writes the canvas row with its next version.
-async fn bump(
+pub(super) async fn bump(
     txn: &DatabaseTransaction,
     stored: &mut canvas::Model,
     now: DateTime<Utc>,
@@ -463,7 +392,7 @@ async fn bump(
 
 /// What a write touched, to tell a no-op from a change.
 #[derive(Debug, Default, Clone, Copy)]
-struct Written {
+pub(super) struct Written {
     nodes_upserted: usize,
     nodes_deleted: usize,
     edges_upserted: usize,
@@ -471,25 +400,23 @@ struct Written {
 }
 
 impl Written {
-    fn any(&self) -> bool {
+    pub(super) fn any(&self) -> bool {
         self.nodes_upserted + self.nodes_deleted + self.edges_upserted + self.edges_deleted > 0
     }
 }
 
-async fn load_nodes(txn: &DatabaseTransaction, canvas_id: &str) -> Result<Vec<canvas_node::Model>> {
-    Ok(canvas_node::Entity::find()
-        .filter(canvas_node::Column::CanvasId.eq(canvas_id))
-        .order_by_asc(canvas_node::Column::SortPosition)
-        .all(txn)
-        .await?)
+pub(super) async fn load_nodes(
+    txn: &DatabaseTransaction,
+    canvas_id: &str,
+) -> Result<Vec<StoredNode>> {
+    stored::nodes_of_canvases(txn, &[canvas_id.to_owned()]).await
 }
 
-async fn load_edges(txn: &DatabaseTransaction, canvas_id: &str) -> Result<Vec<canvas_edge::Model>> {
-    Ok(canvas_edge::Entity::find()
-        .filter(canvas_edge::Column::CanvasId.eq(canvas_id))
-        .order_by_asc(canvas_edge::Column::SortPosition)
-        .all(txn)
-        .await?)
+pub(super) async fn load_edges(
+    txn: &DatabaseTransaction,
+    canvas_id: &str,
+) -> Result<Vec<StoredEdge>> {
+    stored::edges_of_canvases(txn, &[canvas_id.to_owned()]).await
 }
 
 /// Compares the wanted lists with the stored rows and writes only the difference: deletes, then
@@ -497,13 +424,13 @@ async fn load_edges(txn: &DatabaseTransaction, canvas_id: &str) -> Result<Vec<ca
 async fn diff_and_write(
     txn: &DatabaseTransaction,
     canvas_id: &str,
-    current_nodes: Vec<canvas_node::Model>,
-    current_edges: Vec<canvas_edge::Model>,
+    current_nodes: &[StoredNode],
+    current_edges: &[StoredEdge],
     nodes: &[NodeInput],
     edges: &[EdgeInput],
     now: DateTime<Utc>,
 ) -> Result<Written> {
-    let stored_nodes: HashMap<&str, &canvas_node::Model> =
+    let stored_nodes: HashMap<&str, &StoredNode> =
         current_nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let node_positions = assign_positions(
         &nodes
@@ -512,17 +439,14 @@ async fn diff_and_write(
             .collect::<Vec<_>>(),
     );
     let mut node_rows = Vec::new();
-    for (node, position) in nodes.iter().zip(node_positions) {
+    for (node, sort_position) in nodes.iter().zip(node_positions) {
         let stored = stored_nodes.get(node.id.as_str()).copied();
-        let row = node_row(
-            canvas_id,
-            node,
-            position,
-            stored.map_or(now, |s| s.created_at),
-            now,
-        );
-        if stored.is_none_or(|s| !same_node(s, &row)) {
-            node_rows.push(row);
+        if stored.is_none_or(|s| !s.same_as(node, sort_position)) {
+            node_rows.push(Row {
+                item: node,
+                sort_position,
+                created_at: stored.map_or(now, |s| s.created_at),
+            });
         }
     }
     let wanted_nodes: HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
@@ -532,7 +456,7 @@ async fn diff_and_write(
         .map(|n| n.id.clone())
         .collect();
 
-    let stored_edges: HashMap<&str, &canvas_edge::Model> =
+    let stored_edges: HashMap<&str, &StoredEdge> =
         current_edges.iter().map(|e| (e.id.as_str(), e)).collect();
     let edge_positions = assign_positions(
         &edges
@@ -541,17 +465,14 @@ async fn diff_and_write(
             .collect::<Vec<_>>(),
     );
     let mut edge_rows = Vec::new();
-    for (edge, position) in edges.iter().zip(edge_positions) {
+    for (edge, sort_position) in edges.iter().zip(edge_positions) {
         let stored = stored_edges.get(edge.id.as_str()).copied();
-        let row = edge_row(
-            canvas_id,
-            edge,
-            position,
-            stored.map_or(now, |s| s.created_at),
-            now,
-        );
-        if stored.is_none_or(|s| !same_edge(s, &row)) {
-            edge_rows.push(row);
+        if stored.is_none_or(|s| !s.same_as(edge, sort_position)) {
+            edge_rows.push(Row {
+                item: edge,
+                sort_position,
+                created_at: stored.map_or(now, |s| s.created_at),
+            });
         }
     }
     let wanted_edges: HashSet<&str> = edges.iter().map(|e| e.id.as_str()).collect();
@@ -561,301 +482,198 @@ async fn diff_and_write(
         .map(|e| e.id.clone())
         .collect();
 
-    let written = Written {
-        nodes_upserted: node_rows.len(),
-        nodes_deleted: deleted_nodes.len(),
-        edges_upserted: edge_rows.len(),
-        edges_deleted: deleted_edges.len(),
-    };
-    let limit = max_bind_params(txn.get_database_backend());
+    write_rows(
+        txn,
+        canvas_id,
+        &RowChanges {
+            deleted_edges: &deleted_edges,
+            deleted_nodes: &deleted_nodes,
+            nodes: &node_rows,
+            edges: &edge_rows,
+        },
+        now,
+    )
+    .await
+}
 
-    for chunk in deleted_edges.chunks(limit - 1) {
+/// A node or edge to write, where it goes, and when it was first written.
+pub(super) struct Row<'a, T> {
+    pub item: &'a T,
+    pub sort_position: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The rows one write changes.
+pub(super) struct RowChanges<'a> {
+    pub deleted_edges: &'a [String],
+    pub deleted_nodes: &'a [String],
+    pub nodes: &'a [Row<'a, NodeInput>],
+    pub edges: &'a [Row<'a, EdgeInput>],
+}
+
+/// Deletes, then upserts nodes before the edges that reference them, in statements sized to the
+/// database's bind limit.
+pub(super) async fn write_rows(
+    txn: &DatabaseTransaction,
+    canvas_id: &str,
+    changes: &RowChanges<'_>,
+    now: DateTime<Utc>,
+) -> Result<Written> {
+    for chunk in changes.deleted_edges.chunks(IN_LIST_CHUNK) {
         canvas_edge::Entity::delete_many()
             .filter(canvas_edge::Column::CanvasId.eq(canvas_id))
             .filter(canvas_edge::Column::Id.is_in(chunk.iter().cloned()))
             .exec(txn)
             .await?;
     }
-    for chunk in deleted_nodes.chunks(limit - 1) {
+    for chunk in changes.deleted_nodes.chunks(IN_LIST_CHUNK) {
         canvas_node::Entity::delete_many()
             .filter(canvas_node::Column::CanvasId.eq(canvas_id))
             .filter(canvas_node::Column::Id.is_in(chunk.iter().cloned()))
             .exec(txn)
             .await?;
     }
-    upsert_nodes(txn, node_rows, limit).await?;
-    upsert_edges(txn, edge_rows, limit).await?;
-    Ok(written)
+    upsert_nodes(txn, canvas_id, changes.nodes, now).await?;
+    upsert_edges(txn, canvas_id, changes.edges, now).await?;
+    Ok(Written {
+        nodes_upserted: changes.nodes.len(),
+        nodes_deleted: changes.deleted_nodes.len(),
+        edges_upserted: changes.edges.len(),
+        edges_deleted: changes.deleted_edges.len(),
+    })
+}
+
+/// A JSON column's value from its text; PostgreSQL is told the text is `jsonb`.
+fn json_param(backend: DatabaseBackend, text: Option<&str>) -> Expr {
+    let value = Expr::val(text.map(str::to_owned));
+    match backend {
+        DatabaseBackend::Postgres => Func::cast_as(value, "jsonb").into(),
+        _ => value,
+    }
+}
+
+fn attrs_text<T: serde::Serialize + Default + PartialEq>(attrs: &T) -> Option<String> {
+    (*attrs != T::default())
+        .then(|| serde_json::to_string(attrs).ok())
+        .flatten()
 }
 
 async fn upsert_nodes(
     txn: &DatabaseTransaction,
-    rows: Vec<canvas_node::Model>,
-    limit: usize,
+    canvas_id: &str,
+    rows: &[Row<'_, NodeInput>],
+    now: DateTime<Utc>,
 ) -> Result<()> {
     use canvas_node::Column as C;
-    let per_statement = limit / canvas_node::Column::iter().count();
+    let backend = txn.get_database_backend();
+    let columns = [
+        C::CanvasId,
+        C::Id,
+        C::NodeType,
+        C::PositionX,
+        C::PositionY,
+        C::Width,
+        C::Height,
+        C::ZIndex,
+        C::ParentId,
+        C::Data,
+        C::Attrs,
+        C::SortPosition,
+        C::CreatedAt,
+        C::UpdatedAt,
+    ];
     let on_conflict = OnConflict::columns([C::CanvasId, C::Id])
-        .update_columns([
-            C::NodeType,
-            C::PositionX,
-            C::PositionY,
-            C::Width,
-            C::Height,
-            C::ZIndex,
-            C::ParentId,
-            C::Data,
-            C::Attrs,
-            C::SortPosition,
-            C::UpdatedAt,
-        ])
+        .update_columns(
+            columns[2..]
+                .iter()
+                .copied()
+                .filter(|c| !matches!(c, C::CreatedAt)),
+        )
         .to_owned();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<canvas_node::ActiveModel> =
-            rows.by_ref().take(per_statement).map(Into::into).collect();
-        canvas_node::Entity::insert_many(batch)
-            .on_conflict(on_conflict.clone())
-            .exec_without_returning(txn)
-            .await?;
+    for batch in rows.chunks(max_bind_params(backend) / columns.len()) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(canvas_node::Entity)
+            .columns(columns)
+            .on_conflict(on_conflict.clone());
+        for row in batch {
+            let node = row.item;
+            insert.values_panic([
+                Expr::val(canvas_id),
+                Expr::val(node.id.as_str()),
+                Expr::val(node.node_type.as_str()),
+                Expr::val(node.x),
+                Expr::val(node.y),
+                Expr::val(node.width),
+                Expr::val(node.height),
+                Expr::val(node.z_index),
+                Expr::val(node.parent_id.as_deref()),
+                json_param(backend, Some(node.data.as_str())),
+                json_param(backend, attrs_text(&node.attrs).as_deref()),
+                Expr::val(row.sort_position),
+                Expr::val(row.created_at),
+                Expr::val(now),
+            ]);
+        }
+        txn.execute(&insert).await?;
     }
     Ok(())
 }
 
 async fn upsert_edges(
     txn: &DatabaseTransaction,
-    rows: Vec<canvas_edge::Model>,
-    limit: usize,
+    canvas_id: &str,
+    rows: &[Row<'_, EdgeInput>],
+    now: DateTime<Utc>,
 ) -> Result<()> {
     use canvas_edge::Column as C;
-    let per_statement = limit / canvas_edge::Column::iter().count();
+    let backend = txn.get_database_backend();
+    let columns = [
+        C::CanvasId,
+        C::Id,
+        C::Source,
+        C::SourceHandle,
+        C::Target,
+        C::TargetHandle,
+        C::EdgeType,
+        C::Data,
+        C::Attrs,
+        C::SortPosition,
+        C::CreatedAt,
+        C::UpdatedAt,
+    ];
     let on_conflict = OnConflict::columns([C::CanvasId, C::Id])
-        .update_columns([
-            C::Source,
-            C::SourceHandle,
-            C::Target,
-            C::TargetHandle,
-            C::EdgeType,
-            C::Data,
-            C::Attrs,
-            C::SortPosition,
-            C::UpdatedAt,
-        ])
+        .update_columns(
+            columns[2..]
+                .iter()
+                .copied()
+                .filter(|c| !matches!(c, C::CreatedAt)),
+        )
         .to_owned();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<canvas_edge::ActiveModel> =
-            rows.by_ref().take(per_statement).map(Into::into).collect();
-        canvas_edge::Entity::insert_many(batch)
-            .on_conflict(on_conflict.clone())
-            .exec_without_returning(txn)
-            .await?;
+    for batch in rows.chunks(max_bind_params(backend) / columns.len()) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(canvas_edge::Entity)
+            .columns(columns)
+            .on_conflict(on_conflict.clone());
+        for row in batch {
+            let edge = row.item;
+            insert.values_panic([
+                Expr::val(canvas_id),
+                Expr::val(edge.id.as_str()),
+                Expr::val(edge.source.as_str()),
+                Expr::val(edge.source_handle.as_deref()),
+                Expr::val(edge.target.as_str()),
+                Expr::val(edge.target_handle.as_deref()),
+                Expr::val(edge.edge_type.as_str()),
+                json_param(backend, edge.data.as_ref().map(JsonText::as_str)),
+                json_param(backend, attrs_text(&edge.attrs).as_deref()),
+                Expr::val(row.sort_position),
+                Expr::val(row.created_at),
+                Expr::val(now),
+            ]);
+        }
+        txn.execute(&insert).await?;
     }
     Ok(())
-}
-
-fn node_row(
-    canvas_id: &str,
-    node: &NodeInput,
-    sort_position: i64,
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> canvas_node::Model {
-    canvas_node::Model {
-        canvas_id: canvas_id.to_owned(),
-        id: node.id.clone(),
-        node_type: node.node_type.clone(),
-        position_x: node.x,
-        position_y: node.y,
-        width: node.width,
-        height: node.height,
-        z_index: node.z_index,
-        parent_id: node.parent_id.clone(),
-        data: node.data.clone(),
-        attrs: node.attrs.to_json(),
-        sort_position,
-        created_at,
-        updated_at: now,
-    }
-}
-
-fn edge_row(
-    canvas_id: &str,
-    edge: &EdgeInput,
-    sort_position: i64,
-    created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> canvas_edge::Model {
-    canvas_edge::Model {
-        canvas_id: canvas_id.to_owned(),
-        id: edge.id.clone(),
-        source: edge.source.clone(),
-        source_handle: edge.source_handle.clone(),
-        target: edge.target.clone(),
-        target_handle: edge.target_handle.clone(),
-        edge_type: edge.edge_type.clone(),
-        data: edge.data.clone(),
-        attrs: edge.attrs.to_json(),
-        sort_position,
-        created_at,
-        updated_at: now,
-    }
-}
-
-/// Equal in everything the client sees and the order; timestamps aside.
-fn same_node(a: &canvas_node::Model, b: &canvas_node::Model) -> bool {
-    a.node_type == b.node_type
-        && a.position_x == b.position_x
-        && a.position_y == b.position_y
-        && a.width == b.width
-        && a.height == b.height
-        && a.z_index == b.z_index
-        && a.parent_id == b.parent_id
-        && a.sort_position == b.sort_position
-        && a.data == b.data
-        && a.attrs == b.attrs
-}
-
-fn same_edge(a: &canvas_edge::Model, b: &canvas_edge::Model) -> bool {
-    a.source == b.source
-        && a.source_handle == b.source_handle
-        && a.target == b.target
-        && a.target_handle == b.target_handle
-        && a.edge_type == b.edge_type
-        && a.sort_position == b.sort_position
-        && a.data == b.data
-        && a.attrs == b.attrs
-}
-
-/// A stored node as an input, for copying and merging.
-fn node_input_of(row: &canvas_node::Model) -> NodeInput {
-    NodeInput {
-        id: row.id.clone(),
-        node_type: row.node_type.clone(),
-        x: row.position_x,
-        y: row.position_y,
-        width: row.width,
-        height: row.height,
-        z_index: row.z_index,
-        parent_id: row.parent_id.clone(),
-        data: row.data.clone(),
-        attrs: attrs_from_json::<NodeAttrs>(row.attrs.as_ref()),
-    }
-}
-
-fn edge_input_of(row: &canvas_edge::Model) -> EdgeInput {
-    EdgeInput {
-        id: row.id.clone(),
-        source: row.source.clone(),
-        source_handle: row.source_handle.clone(),
-        target: row.target.clone(),
-        target_handle: row.target_handle.clone(),
-        edge_type: row.edge_type.clone(),
-        data: row.data.clone(),
-        attrs: attrs_from_json::<EdgeAttrs>(row.attrs.as_ref()),
-    }
-}
-
-type LabeledList<T> = Vec<(String, T)>;
-
-/// The canvas after `changes`, each item labeled with where it came from for error messages.
-fn merge_changes(
-    current_nodes: &[canvas_node::Model],
-    current_edges: &[canvas_edge::Model],
-    changes: &CanvasChanges,
-) -> Result<(LabeledList<NodeInput>, LabeledList<EdgeInput>)> {
-    let node_ids: HashSet<&str> = current_nodes.iter().map(|n| n.id.as_str()).collect();
-    let edge_ids: HashSet<&str> = current_edges.iter().map(|e| e.id.as_str()).collect();
-
-    let mut deleted_nodes = HashSet::new();
-    for (i, id) in changes.delete_node_ids.iter().enumerate() {
-        if !node_ids.contains(id.as_str()) {
-            return Err(Error::bad_input(
-                format!("changes.deleteNodeIds[{i}]"),
-                format!("'{id}' is not a node of this canvas"),
-            ));
-        }
-        deleted_nodes.insert(id.as_str());
-    }
-    let mut deleted_edges = HashSet::new();
-    for (i, id) in changes.delete_edge_ids.iter().enumerate() {
-        if !edge_ids.contains(id.as_str()) {
-            return Err(Error::bad_input(
-                format!("changes.deleteEdgeIds[{i}]"),
-                format!("'{id}' is not an edge of this canvas"),
-            ));
-        }
-        deleted_edges.insert(id.as_str());
-    }
-
-    let mut upserted_nodes: HashMap<&str, (usize, &NodeInput)> = HashMap::new();
-    for (i, node) in changes.upsert_nodes.iter().enumerate() {
-        if deleted_nodes.contains(node.id.as_str()) {
-            return Err(Error::bad_input(
-                format!("changes.upsertNodes[{i}].id"),
-                format!("node '{}' is also in deleteNodeIds", node.id),
-            ));
-        }
-        if upserted_nodes.insert(&node.id, (i, node)).is_some() {
-            return Err(Error::bad_input(
-                format!("changes.upsertNodes[{i}].id"),
-                format!("node id '{}' appears more than once", node.id),
-            ));
-        }
-    }
-    let mut upserted_edges: HashMap<&str, (usize, &EdgeInput)> = HashMap::new();
-    for (i, edge) in changes.upsert_edges.iter().enumerate() {
-        if deleted_edges.contains(edge.id.as_str()) {
-            return Err(Error::bad_input(
-                format!("changes.upsertEdges[{i}].id"),
-                format!("edge '{}' is also in deleteEdgeIds", edge.id),
-            ));
-        }
-        if upserted_edges.insert(&edge.id, (i, edge)).is_some() {
-            return Err(Error::bad_input(
-                format!("changes.upsertEdges[{i}].id"),
-                format!("edge id '{}' appears more than once", edge.id),
-            ));
-        }
-    }
-
-    let mut nodes = Vec::with_capacity(current_nodes.len() + changes.upsert_nodes.len());
-    for row in current_nodes {
-        if deleted_nodes.contains(row.id.as_str()) {
-            continue;
-        }
-        match upserted_nodes.get(row.id.as_str()) {
-            Some((i, node)) => nodes.push((format!("changes.upsertNodes[{i}]"), (*node).clone())),
-            None => nodes.push((format!("stored node '{}'", row.id), node_input_of(row))),
-        }
-    }
-    for (i, node) in changes.upsert_nodes.iter().enumerate() {
-        if !node_ids.contains(node.id.as_str()) {
-            nodes.push((format!("changes.upsertNodes[{i}]"), node.clone()));
-        }
-    }
-
-    let remaining: HashSet<&str> = nodes.iter().map(|(_, n)| n.id.as_str()).collect();
-    let mut edges = Vec::with_capacity(current_edges.len() + changes.upsert_edges.len());
-    for row in current_edges {
-        if deleted_edges.contains(row.id.as_str()) {
-            continue;
-        }
-        match upserted_edges.get(row.id.as_str()) {
-            Some((i, edge)) => edges.push((format!("changes.upsertEdges[{i}]"), (*edge).clone())),
-            // An edge of a deleted node goes with it.
-            None if remaining.contains(row.source.as_str())
-                && remaining.contains(row.target.as_str()) =>
-            {
-                edges.push((format!("stored edge '{}'", row.id), edge_input_of(row)));
-            }
-            None => {}
-        }
-    }
-    for (i, edge) in changes.upsert_edges.iter().enumerate() {
-        if !edge_ids.contains(edge.id.as_str()) {
-            edges.push((format!("changes.upsertEdges[{i}]"), edge.clone()));
-        }
-    }
-    Ok((nodes, edges))
 }

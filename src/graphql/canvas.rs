@@ -4,18 +4,19 @@ use async_graphql::{
     ComplexObject, Context, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject,
 };
 use chrono::{DateTime, Utc};
-use entity::{canvas as canvas_row, canvas_edge, canvas_node};
+use entity::canvas as canvas_row;
 use serde_json::Value;
 
 use super::asset::Asset;
 use super::connection::{PageInfo, paged};
 use super::generation::GenerationConnection;
+use super::graph::{EdgeList, NodeList};
 use super::loaders::Loaders;
 use super::user::User;
 use super::{page_size, request};
 use crate::canvas::{
     self as domain, CanvasChanges, CanvasFilter as DomainFilter, CanvasMetaInput, CanvasSnapshot,
-    EdgeAttrs, EdgeInput, NodeAttrs, NodeInput, Patch,
+    EdgeAttrs, EdgeInput, JsonText, NodeAttrs, NodeInput, Patch,
 };
 use crate::error::Error;
 use crate::pagination::Cursor;
@@ -87,27 +88,23 @@ impl Canvas {
     }
 
     /// The nodes in the order they were saved: parents before their children.
-    async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<CanvasNode>> {
+    async fn nodes(&self, ctx: &Context<'_>) -> Result<NodeList> {
         let nodes = ctx
             .data_unchecked::<Loaders>()
             .nodes
             .load_one(self.0.id.clone())
             .await?;
-        Ok(nodes
-            .map(|nodes| nodes.iter().cloned().map(CanvasNode::from).collect())
-            .unwrap_or_default())
+        Ok(NodeList(nodes.unwrap_or_default()))
     }
 
     /// The edges in the order they were saved.
-    async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<CanvasEdge>> {
+    async fn edges(&self, ctx: &Context<'_>) -> Result<EdgeList> {
         let edges = ctx
             .data_unchecked::<Loaders>()
             .edges
             .load_one(self.0.id.clone())
             .await?;
-        Ok(edges
-            .map(|edges| edges.iter().cloned().map(CanvasEdge::from).collect())
-            .unwrap_or_default())
+        Ok(EdgeList(edges.unwrap_or_default()))
     }
 
     /// Your runs on this canvas, newest first.
@@ -163,13 +160,6 @@ impl Canvas {
 }
 
 /// A point on the canvas plane.
-#[derive(SimpleObject, Clone, Copy)]
-pub struct Position {
-    pub x: f64,
-    pub y: f64,
-}
-
-/// A point on the canvas plane.
 #[derive(InputObject, Clone, Copy)]
 pub struct PositionInput {
     pub x: f64,
@@ -212,225 +202,6 @@ impl From<ViewportInput> for domain::Viewport {
     }
 }
 
-/// A node of a canvas, with React Flow's persisted fields.
-pub struct CanvasNode {
-    row: canvas_node::Model,
-    attrs: NodeAttrs,
-}
-
-impl From<canvas_node::Model> for CanvasNode {
-    fn from(row: canvas_node::Model) -> Self {
-        let attrs = domain::attrs_from_json(row.attrs.as_ref());
-        CanvasNode { row, attrs }
-    }
-}
-
-#[Object]
-impl CanvasNode {
-    /// The client's id, unique within the canvas.
-    async fn id(&self) -> ID {
-        ID(self.row.id.clone())
-    }
-
-    /// The node type the editor renders (`default`, `image`, `prompt`, ...).
-    #[graphql(name = "type")]
-    async fn node_type(&self) -> &str {
-        &self.row.node_type
-    }
-
-    async fn position(&self) -> Position {
-        Position {
-            x: self.row.position_x,
-            y: self.row.position_y,
-        }
-    }
-
-    async fn width(&self) -> Option<f64> {
-        self.row.width
-    }
-
-    async fn height(&self) -> Option<f64> {
-        self.row.height
-    }
-
-    async fn z_index(&self) -> i32 {
-        self.row.z_index
-    }
-
-    /// The group node this node sits in.
-    async fn parent_id(&self) -> Option<ID> {
-        self.row.parent_id.clone().map(ID)
-    }
-
-    /// The node's own data (prompt, parameters, media references), exactly as saved.
-    async fn data(&self) -> Json<&Value> {
-        Json(&self.row.data)
-    }
-
-    async fn hidden(&self) -> Option<bool> {
-        self.attrs.hidden
-    }
-
-    async fn draggable(&self) -> Option<bool> {
-        self.attrs.draggable
-    }
-
-    async fn selectable(&self) -> Option<bool> {
-        self.attrs.selectable
-    }
-
-    async fn connectable(&self) -> Option<bool> {
-        self.attrs.connectable
-    }
-
-    async fn deletable(&self) -> Option<bool> {
-        self.attrs.deletable
-    }
-
-    async fn focusable(&self) -> Option<bool> {
-        self.attrs.focusable
-    }
-
-    /// `"parent"` or `[[x0, y0], [x1, y1]]`.
-    async fn extent(&self) -> Option<Json<&Value>> {
-        self.attrs.extent.as_ref().map(Json)
-    }
-
-    async fn expand_parent(&self) -> Option<bool> {
-        self.attrs.expand_parent
-    }
-
-    /// `top`, `right`, `bottom` or `left`.
-    async fn source_position(&self) -> Option<&str> {
-        self.attrs.source_position.as_deref()
-    }
-
-    /// `top`, `right`, `bottom` or `left`.
-    async fn target_position(&self) -> Option<&str> {
-        self.attrs.target_position.as_deref()
-    }
-
-    /// A CSS selector of the part of the node that drags it.
-    async fn drag_handle(&self) -> Option<&str> {
-        self.attrs.drag_handle.as_deref()
-    }
-
-    /// CSS properties, as React's `style` object.
-    async fn style(&self) -> Option<Json<&Value>> {
-        self.attrs.style.as_ref().map(Json)
-    }
-
-    async fn class_name(&self) -> Option<&str> {
-        self.attrs.class_name.as_deref()
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at
-    }
-
-    /// When this node's row was last written; unchanged nodes keep it across saves.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
-    }
-}
-
-/// An edge of a canvas: a connection from one node's handle to another's.
-pub struct CanvasEdge {
-    row: canvas_edge::Model,
-    attrs: EdgeAttrs,
-}
-
-impl From<canvas_edge::Model> for CanvasEdge {
-    fn from(row: canvas_edge::Model) -> Self {
-        let attrs = domain::attrs_from_json(row.attrs.as_ref());
-        CanvasEdge { row, attrs }
-    }
-}
-
-#[Object]
-impl CanvasEdge {
-    async fn id(&self) -> ID {
-        ID(self.row.id.clone())
-    }
-
-    /// The node the edge starts at.
-    async fn source(&self) -> ID {
-        ID(self.row.source.clone())
-    }
-
-    async fn source_handle(&self) -> Option<&str> {
-        self.row.source_handle.as_deref()
-    }
-
-    /// The node the edge ends at.
-    async fn target(&self) -> ID {
-        ID(self.row.target.clone())
-    }
-
-    async fn target_handle(&self) -> Option<&str> {
-        self.row.target_handle.as_deref()
-    }
-
-    #[graphql(name = "type")]
-    async fn edge_type(&self) -> &str {
-        &self.row.edge_type
-    }
-
-    async fn data(&self) -> Option<Json<&Value>> {
-        self.row.data.as_ref().map(Json)
-    }
-
-    async fn animated(&self) -> Option<bool> {
-        self.attrs.animated
-    }
-
-    async fn hidden(&self) -> Option<bool> {
-        self.attrs.hidden
-    }
-
-    async fn deletable(&self) -> Option<bool> {
-        self.attrs.deletable
-    }
-
-    async fn selectable(&self) -> Option<bool> {
-        self.attrs.selectable
-    }
-
-    async fn label(&self) -> Option<&str> {
-        self.attrs.label.as_deref()
-    }
-
-    /// A marker type name or `{type, color, width, height}`.
-    async fn marker_start(&self) -> Option<Json<&Value>> {
-        self.attrs.marker_start.as_ref().map(Json)
-    }
-
-    /// A marker type name or `{type, color, width, height}`.
-    async fn marker_end(&self) -> Option<Json<&Value>> {
-        self.attrs.marker_end.as_ref().map(Json)
-    }
-
-    async fn z_index(&self) -> Option<i32> {
-        self.attrs.z_index
-    }
-
-    async fn style(&self) -> Option<Json<&Value>> {
-        self.attrs.style.as_ref().map(Json)
-    }
-
-    async fn class_name(&self) -> Option<&str> {
-        self.attrs.class_name.as_deref()
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at
-    }
-
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
-    }
-}
-
 /// A node as the editor sends it; the fields mirror `CanvasNode`.
 #[derive(InputObject, Clone)]
 pub struct CanvasNodeInput {
@@ -445,7 +216,7 @@ pub struct CanvasNodeInput {
     pub z_index: Option<i32>,
     pub parent_id: Option<ID>,
     /// Defaults to `{}`.
-    pub data: Option<Json<Value>>,
+    pub data: Option<JsonText>,
     pub hidden: Option<bool>,
     pub draggable: Option<bool>,
     pub selectable: Option<bool>,
@@ -472,9 +243,7 @@ impl From<CanvasNodeInput> for NodeInput {
             height: input.height,
             z_index: input.z_index.unwrap_or(0),
             parent_id: input.parent_id.map(|id| id.0),
-            data: input
-                .data
-                .map_or_else(|| Value::Object(Default::default()), |d| d.0),
+            data: input.data.unwrap_or_else(JsonText::empty_object),
             attrs: NodeAttrs {
                 hidden: input.hidden,
                 draggable: input.draggable,
@@ -505,7 +274,7 @@ pub struct CanvasEdgeInput {
     /// Defaults to `default`.
     #[graphql(name = "type")]
     pub edge_type: Option<String>,
-    pub data: Option<Json<Value>>,
+    pub data: Option<JsonText>,
     pub animated: Option<bool>,
     pub hidden: Option<bool>,
     pub deletable: Option<bool>,
@@ -527,7 +296,7 @@ impl From<CanvasEdgeInput> for EdgeInput {
             target: input.target.0,
             target_handle: input.target_handle,
             edge_type: input.edge_type.unwrap_or_else(|| "default".to_owned()),
-            data: input.data.map(|d| d.0),
+            data: input.data,
             attrs: EdgeAttrs {
                 animated: input.animated,
                 hidden: input.hidden,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{asset, canvas_edge, canvas_node, generation, user};
+use entity::{asset, generation, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::error::Error;
@@ -75,7 +75,7 @@ impl Loader<String> for EdgeCounts {
 pub struct Nodes(DatabaseConnection);
 
 impl Loader<String> for Nodes {
-    type Value = std::sync::Arc<Vec<canvas_node::Model>>;
+    type Value = std::sync::Arc<Vec<canvas::StoredNode>>;
     type Error = Error;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {
@@ -91,7 +91,7 @@ impl Loader<String> for Nodes {
 pub struct Edges(DatabaseConnection);
 
 impl Loader<String> for Edges {
-    type Value = std::sync::Arc<Vec<canvas_edge::Model>>;
+    type Value = std::sync::Arc<Vec<canvas::StoredEdge>>;
     type Error = Error;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Error> {

@@ -5,6 +5,7 @@ mod asset;
 mod canvas;
 mod connection;
 mod generation;
+mod graph;
 mod limits;
 mod loaders;
 mod settings;

@@ -25,8 +25,9 @@ impl JsonText {
         Ok(JsonText(text))
     }
 
-    /// Text the database gave back: it only ever holds what [`JsonText::parse`] accepted.
-    pub(crate) fn from_database(text: String) -> Self {
+    /// Text known to be one JSON value: what the database gave back (it only ever holds what
+    /// [`JsonText::parse`] accepted), or what a JSON serializer wrote.
+    pub(crate) fn trusted(text: String) -> Self {
         JsonText(text)
     }
 
@@ -76,7 +77,7 @@ mod tests {
     #[test]
     fn spelling_does_not_matter_for_the_value() {
         let ours = JsonText::parse(r#"{"b":[1,2],"a":{"x":null}}"#.to_owned()).unwrap();
-        let postgres = JsonText::from_database(r#"{"a": {"x": null}, "b": [1, 2]}"#.to_owned());
+        let postgres = JsonText::trusted(r#"{"a": {"x": null}, "b": [1, 2]}"#.to_owned());
         assert!(ours.same_value(&postgres));
         let other = JsonText::parse(r#"{"a":{"x":null},"b":[2,1]}"#.to_owned()).unwrap();
         assert!(!ours.same_value(&other));

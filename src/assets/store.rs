@@ -93,8 +93,8 @@ impl AssetStore {
                             }
                         }
                         kind = StoreKind::S3;
-                        bucket = builder.get_config_value(&AmazonS3ConfigKey::Bucket);
                         let s3 = Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?);
+                        bucket = bucket_of(&s3.to_string());
                         (s3.clone(), Some(s3), path)
                     }
                     ObjectStoreScheme::GoogleCloudStorage => {
@@ -105,8 +105,8 @@ impl AssetStore {
                             }
                         }
                         kind = StoreKind::Gcs;
-                        bucket = builder.get_config_value(&GoogleConfigKey::Bucket);
                         let gcs = Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?);
+                        bucket = bucket_of(&gcs.to_string());
                         (gcs.clone(), Some(gcs), path)
                     }
                     ObjectStoreScheme::MicrosoftAzure => {
@@ -117,8 +117,8 @@ impl AssetStore {
                             }
                         }
                         kind = StoreKind::Azure;
-                        bucket = builder.get_config_value(&AzureConfigKey::ContainerName);
                         let azure = Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?);
+                        bucket = bucket_of(&azure.to_string());
                         (azure.clone(), Some(azure), path)
                     }
                     other => {
@@ -241,6 +241,19 @@ impl AssetStore {
     }
 }
 
+/// The bucket (or container) a built cloud store names in its `Display`: `AmazonS3(bucket)`,
+/// `GoogleCloudStorage(bucket)`, `MicrosoftAzure { account: .., container: name }`. The builders
+/// read it from the URL only when they build, so the built store is where it is known.
+fn bucket_of(display: &str) -> Option<String> {
+    let name = if let Some((_, container)) = display.split_once("container: ") {
+        container.trim_end_matches('}').trim()
+    } else {
+        let (_, inner) = display.split_once('(')?;
+        inner.strip_suffix(')')?
+    };
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// A store URL without a password or query, for logs.
 fn redact_store_url(url: &str) -> String {
     match Url::parse(url) {
@@ -293,6 +306,25 @@ mod tests {
         })
         .unwrap();
         assert_eq!((s3.kind(), s3.bucket()), (StoreKind::S3, Some("my-bucket")));
+        let gcs = AssetStore::open(&AssetConfig {
+            store_url: "gs://gcs-bucket/some/prefix".into(),
+            ..AssetConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (gcs.kind(), gcs.bucket()),
+            (StoreKind::Gcs, Some("gcs-bucket"))
+        );
+        let azure = AssetStore::open(&AssetConfig {
+            store_url: "az://my-container".into(),
+            store_options: vec![("azure_storage_account_name".into(), "acct".into())],
+            ..AssetConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (azure.kind(), azure.bucket()),
+            (StoreKind::Azure, Some("my-container"))
+        );
         let memory = memory(None);
         assert_eq!((memory.kind(), memory.bucket()), (StoreKind::Memory, None));
     }

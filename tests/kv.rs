@@ -412,6 +412,16 @@ on_both_databases! {
         // Room again after a delete.
         app.data("mutation { kvDelete(namespace: \"other\", key: \"three\") }", json!({})).await;
         set(app, "ns", "four", json!(4)).await;
+
+        // An expired entry takes no room: it goes when a new entry needs its place.
+        app.data("mutation { kvDelete(namespace: \"ns\", key: \"four\") }", json!({})).await;
+        let brief = app.data(SET, json!({ "ns": "ns", "key": "brief", "value": 1, "ttl": 1 })).await;
+        let expires_at: chrono::DateTime<chrono::Utc> =
+            brief["kvSet"]["expiresAt"].as_str().unwrap().parse().unwrap();
+        let wait = (expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(50)).await;
+        set(app, "ns", "five", json!(5)).await;
+        assert_eq!(rows_with_key(app, "brief").await, 0);
     }
 }
 

@@ -430,18 +430,15 @@ async fn lock_owner(db: &impl ConnectionTrait, owner: &str) -> Result<()> {
 }
 
 /// Makes sure the owner may keep one more entry: their expired rows go first, then the rest
-/// are counted against the limit.
+/// are counted against the limit. An expired row another writer holds is skipped, not waited
+/// for, and counted: that writer is bringing it back.
 async fn make_room(
     db: &impl ConnectionTrait,
     config: &KvConfig,
     owner: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    kv_entry::Entity::delete_many()
-        .filter(kv_entry::Column::OwnerId.eq(owner))
-        .filter(kv_entry::Column::ExpiresAt.lte(now))
-        .exec(db)
-        .await?;
+    sweep::delete_expired(db, Some(owner), now, None).await?;
     let kept = kv_entry::Entity::find()
         .filter(kv_entry::Column::OwnerId.eq(owner))
         .count(db)

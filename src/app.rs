@@ -15,6 +15,8 @@ use crate::config::Config;
 use crate::db::{self, DbStats};
 use crate::graphql::{self, EaselSchema, Shared};
 use crate::http::RateLimit;
+use crate::info::ServerInfo;
+use crate::kv;
 use crate::secret::ServerSecrets;
 use crate::settings::Keyring;
 
@@ -74,6 +76,7 @@ impl AppState {
             tokens: TokenSigner::new(&secret),
             config: config.assets.clone(),
         };
+        let info = Arc::new(ServerInfo::new(&config, &assets.store));
         let auth = Authenticator::new(config.jwt.as_ref())?;
         let introspection = config.abuse.introspection.unwrap_or(!auth.is_hosted());
         let schema = graphql::build_schema(
@@ -81,7 +84,9 @@ impl AppState {
                 db: db.clone(),
                 assets: assets.clone(),
                 limits: config.limits.clone(),
+                kv: config.kv.clone(),
                 keyring,
+                info,
             },
             &config.abuse,
             introspection,
@@ -119,6 +124,7 @@ pub async fn serve(
     let state = AppState::new(config).await?;
     let db = state.db.clone();
     cleanup::spawn_retry_loop(db.clone(), state.assets.store.clone(), CLEANUP_RETRY_EVERY);
+    kv::spawn_sweeper(db.clone(), state.config.kv.sweep_every);
     let router = crate::http::router(state);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "easel is listening: GraphQL and GraphiQL at http://{addr}/graphql");

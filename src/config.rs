@@ -36,6 +36,33 @@ impl Default for Limits {
     }
 }
 
+/// Limits of the key-value store; beyond them a clear error and nothing written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvConfig {
+    /// Longest namespace, in characters (`A-Z a-z 0-9 _ - . :`).
+    pub max_namespace_chars: usize,
+    /// Longest key, in characters (any but control characters).
+    pub max_key_chars: usize,
+    /// Largest value, and largest metadata, as serialized JSON.
+    pub max_value_bytes: usize,
+    /// Most entries one user may keep, over all namespaces.
+    pub max_entries_per_user: usize,
+    /// How often expired entries are removed (they are invisible from the moment they expire).
+    pub sweep_every: Duration,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        KvConfig {
+            max_namespace_chars: 64,
+            max_key_chars: 512,
+            max_value_bytes: 64 * 1024,
+            max_entries_per_user: 10_000,
+            sweep_every: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Where asset bytes live and how long the URLs to them last.
 #[derive(Clone)]
 pub struct AssetConfig {
@@ -137,6 +164,7 @@ pub struct Config {
     /// Most database connections in the pool.
     pub db_max_connections: u32,
     pub limits: Limits,
+    pub kv: KvConfig,
     pub assets: AssetConfig,
     /// Where Easel keeps its own files (the generated secret key).
     pub data_dir: PathBuf,
@@ -162,6 +190,7 @@ impl Default for Config {
             migrate: true,
             db_max_connections: 10,
             limits: Limits::default(),
+            kv: KvConfig::default(),
             assets: AssetConfig::default(),
             data_dir: PathBuf::from("./data"),
             secret_key: None,
@@ -181,6 +210,7 @@ impl std::fmt::Debug for Config {
             .field("migrate", &self.migrate)
             .field("db_max_connections", &self.db_max_connections)
             .field("limits", &self.limits)
+            .field("kv", &self.kv)
             .field("assets", &self.assets)
             .field("data_dir", &self.data_dir)
             .field("secret_key", &self.secret_key.as_ref().map(|_| ".."))
@@ -220,6 +250,17 @@ impl Config {
             ("EASEL_MAX_QUERY_COMPLEXITY", self.abuse.max_complexity),
             ("EASEL_MAX_QUERY_FIELDS", self.abuse.max_fields),
             ("EASEL_MAX_BATCH", self.abuse.max_batch),
+            ("EASEL_KV_MAX_NAMESPACE_CHARS", self.kv.max_namespace_chars),
+            ("EASEL_KV_MAX_KEY_CHARS", self.kv.max_key_chars),
+            ("EASEL_KV_MAX_VALUE_BYTES", self.kv.max_value_bytes),
+            (
+                "EASEL_KV_MAX_ENTRIES_PER_USER",
+                self.kv.max_entries_per_user,
+            ),
+            (
+                "EASEL_KV_SWEEP_EVERY",
+                self.kv.sweep_every.as_millis() as usize,
+            ),
         ];
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -387,6 +428,9 @@ pub struct ServeArgs {
     pub max_page_size: usize,
 
     #[command(flatten)]
+    pub kv: KvArgs,
+
+    #[command(flatten)]
     pub store: StoreArgs,
 
     /// How long an upload URL works (e.g. 15m, 1h).
@@ -414,6 +458,42 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub abuse: AbuseArgs,
+}
+
+/// Key-value store flags.
+#[derive(Debug, Clone, Args)]
+pub struct KvArgs {
+    /// Longest key-value namespace, in characters.
+    #[arg(long, env = "EASEL_KV_MAX_NAMESPACE_CHARS", default_value_t = KvConfig::default().max_namespace_chars)]
+    pub kv_max_namespace_chars: usize,
+
+    /// Longest key-value key, in characters.
+    #[arg(long, env = "EASEL_KV_MAX_KEY_CHARS", default_value_t = KvConfig::default().max_key_chars)]
+    pub kv_max_key_chars: usize,
+
+    /// Largest key-value value (and metadata), in bytes of JSON.
+    #[arg(long, env = "EASEL_KV_MAX_VALUE_BYTES", default_value_t = KvConfig::default().max_value_bytes)]
+    pub kv_max_value_bytes: usize,
+
+    /// Most key-value entries per user.
+    #[arg(long, env = "EASEL_KV_MAX_ENTRIES_PER_USER", default_value_t = KvConfig::default().max_entries_per_user)]
+    pub kv_max_entries_per_user: usize,
+
+    /// How often expired key-value entries are removed (e.g. 1m).
+    #[arg(long, env = "EASEL_KV_SWEEP_EVERY", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub kv_sweep_every: Duration,
+}
+
+impl KvArgs {
+    pub fn into_config(self) -> KvConfig {
+        KvConfig {
+            max_namespace_chars: self.kv_max_namespace_chars,
+            max_key_chars: self.kv_max_key_chars,
+            max_value_bytes: self.kv_max_value_bytes,
+            max_entries_per_user: self.kv_max_entries_per_user,
+            sweep_every: self.kv_sweep_every,
+        }
+    }
 }
 
 /// Who may call: one local user, or users of an identity provider's JWTs.
@@ -596,6 +676,7 @@ impl ServeArgs {
                 max_body_bytes: self.max_body_bytes,
                 max_page_size: self.max_page_size,
             },
+            kv: self.kv.into_config(),
             assets: AssetConfig {
                 upload_url_ttl: self.upload_url_ttl,
                 download_url_ttl: self.download_url_ttl,

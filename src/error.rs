@@ -27,6 +27,11 @@ pub enum Error {
     )]
     Conflict { expected: i64, current: i64 },
 
+    /// `CONFLICT`: a key-value write named a version other than the stored one (0 for a key that
+    /// does not exist); `current` is the stored version. Nothing was written.
+    #[error("version conflict: expected version {expected}, but the entry is at version {current}")]
+    EntryConflict { expected: i64, current: i64 },
+
     /// `CONFLICT` for a write that collides with an existing object (an id already taken).
     #[error("{field}: {message}")]
     AlreadyExists { field: String, message: String },
@@ -78,7 +83,9 @@ impl Error {
         match self {
             Error::BadInput { .. } => "BAD_USER_INPUT",
             Error::NotFound { .. } => "NOT_FOUND",
-            Error::Conflict { .. } | Error::AlreadyExists { .. } => "CONFLICT",
+            Error::Conflict { .. } | Error::EntryConflict { .. } | Error::AlreadyExists { .. } => {
+                "CONFLICT"
+            }
             Error::Unauthenticated => "UNAUTHENTICATED",
             Error::Forbidden => "FORBIDDEN",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
@@ -135,12 +142,13 @@ impl ErrorExtensions for Error {
                     e.set("field", field.as_str());
                 })
             }
-            Error::Conflict { expected, current } => async_graphql::Error::new(self.to_string())
-                .extend_with(|_, e| {
+            Error::Conflict { expected, current } | Error::EntryConflict { expected, current } => {
+                async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
                     e.set("code", code);
                     e.set("expectedVersion", *expected);
                     e.set("currentVersion", *current);
-                }),
+                })
+            }
             _ => {
                 async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", code))
             }

@@ -14,6 +14,8 @@ pub mod error;
 pub mod generations;
 pub mod graphql;
 pub mod http;
+pub mod info;
+pub mod kv;
 pub mod pagination;
 pub mod secret;
 pub mod settings;

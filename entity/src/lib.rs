@@ -7,6 +7,7 @@ pub mod canvas;
 pub mod canvas_edge;
 pub mod canvas_node;
 pub mod generation;
+pub mod kv_entry;
 pub mod user;
 pub mod user_settings;
 
@@ -18,6 +19,7 @@ pub mod prelude {
     pub use crate::canvas_edge::Entity as CanvasEdge;
     pub use crate::canvas_node::Entity as CanvasNode;
     pub use crate::generation::Entity as Generation;
+    pub use crate::kv_entry::Entity as KvEntry;
     pub use crate::user::Entity as User;
     pub use crate::user_settings::Entity as UserSettings;
 }

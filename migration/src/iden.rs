@@ -123,3 +123,17 @@ pub enum BlobDeletions {
     LastError,
     CreatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum KvEntries {
+    Table,
+    OwnerId,
+    Namespace,
+    Key,
+    Value,
+    Metadata,
+    SizeBytes,
+    Version,
+    ExpiresAt,
+    UpdatedAt,
+}

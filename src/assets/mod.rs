@@ -4,12 +4,14 @@
 
 pub mod cleanup;
 mod media;
+mod ops;
 mod store;
 mod token;
 mod upload;
 
 pub use media::{SNIFF_BYTES, allowed_types, canonical, check_head, check_type};
-pub use store::AssetStore;
+pub use ops::{AssetChanges, copy_asset, move_asset, update_asset};
+pub use store::{AssetStore, StoreKind};
 pub use token::{Action, Grant, TokenError, TokenSigner};
 pub use upload::{StreamError, write_exact};
 
@@ -115,14 +117,31 @@ async fn check_new(
     } = described;
     let owner = actor.user_id()?;
     if let Some(canvas_id) = canvas_id {
-        let own = canvas::Entity::find_by_id(canvas_id.to_owned())
-            .one(db)
-            .await?
-            .is_some_and(|c| c.owner_id == owner);
-        if !own {
-            return Err(Error::not_found("canvas", canvas_id));
-        }
+        check_own_canvas(db, owner, canvas_id).await?;
     }
+    check_description(node_id, filename, metadata)?;
+    check_type(kind, mime_type).map_err(|why| Error::bad_input("input.mimeType", why))
+}
+
+/// `NOT_FOUND` unless `canvas_id` is a canvas of `owner`.
+async fn check_own_canvas(db: &impl ConnectionTrait, owner: &str, canvas_id: &str) -> Result<()> {
+    let own = canvas::Entity::find_by_id(canvas_id.to_owned())
+        .one(db)
+        .await?
+        .is_some_and(|c| c.owner_id == owner);
+    if !own {
+        return Err(Error::not_found("canvas", canvas_id));
+    }
+    Ok(())
+}
+
+/// Checks the fields that describe an asset and may change later: its node, filename and
+/// metadata.
+fn check_description(
+    node_id: Option<&str>,
+    filename: Option<&str>,
+    metadata: Option<&Value>,
+) -> Result<()> {
     if let Some(node_id) = node_id {
         check_item_id("input.nodeId", node_id)?;
     }
@@ -149,7 +168,7 @@ async fn check_new(
             ));
         }
     }
-    check_type(kind, mime_type).map_err(|why| Error::bad_input("input.mimeType", why))
+    Ok(())
 }
 
 /// Checks an upload against the limits before anything is stored; the canonical media type.

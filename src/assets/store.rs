@@ -17,10 +17,28 @@ use url::Url;
 
 use crate::config::{AssetConfig, ConfigError};
 
+/// Which kind of object store holds the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A local folder.
+    File,
+    /// Memory of this process (gone at exit).
+    Memory,
+    /// S3 or an S3-compatible service (MinIO, R2, ...).
+    S3,
+    /// Google Cloud Storage.
+    Gcs,
+    /// Azure Blob Storage.
+    Azure,
+}
+
 /// Where asset bytes live.
 #[derive(Clone, Debug)]
 pub struct AssetStore {
     store: Arc<dyn ObjectStore>,
+    kind: StoreKind,
+    /// The bucket (or Azure container) of a cloud store.
+    bucket: Option<String>,
     /// Present for stores that presign URLs (S3, GCS, Azure); the others go through Easel.
     signer: Option<Arc<dyn Signer>>,
     prefix: Path,
@@ -39,6 +57,8 @@ impl AssetStore {
     /// Opens the store `config` names. A local folder is created when missing.
     pub fn open(config: &AssetConfig) -> Result<Self, ConfigError> {
         let url_text = config.store_url.trim();
+        let mut bucket = None;
+        let mut kind = StoreKind::File;
         let (store, signer, url_path): (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>, Path) =
             if let Some(folder) = url_text.strip_prefix("file://") {
                 // object_store takes absolute file URLs only; `file://./data/assets` is relative to
@@ -61,7 +81,10 @@ impl AssetStore {
                     ObjectStoreScheme::parse(&url).map_err(|e| invalid(e.to_string()))?;
                 let options = &config.store_options;
                 match scheme {
-                    ObjectStoreScheme::Memory => (Arc::new(InMemory::new()), None, path),
+                    ObjectStoreScheme::Memory => {
+                        kind = StoreKind::Memory;
+                        (Arc::new(InMemory::new()), None, path)
+                    }
                     ObjectStoreScheme::AmazonS3 => {
                         let mut builder = AmazonS3Builder::new().with_url(url.as_str());
                         for (key, value) in options {
@@ -69,7 +92,9 @@ impl AssetStore {
                                 builder = builder.with_config(key, value);
                             }
                         }
+                        kind = StoreKind::S3;
                         let s3 = Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?);
+                        bucket = bucket_of(&s3.to_string());
                         (s3.clone(), Some(s3), path)
                     }
                     ObjectStoreScheme::GoogleCloudStorage => {
@@ -79,7 +104,9 @@ impl AssetStore {
                                 builder = builder.with_config(key, value);
                             }
                         }
+                        kind = StoreKind::Gcs;
                         let gcs = Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?);
+                        bucket = bucket_of(&gcs.to_string());
                         (gcs.clone(), Some(gcs), path)
                     }
                     ObjectStoreScheme::MicrosoftAzure => {
@@ -89,7 +116,9 @@ impl AssetStore {
                                 builder = builder.with_config(key, value);
                             }
                         }
+                        kind = StoreKind::Azure;
                         let azure = Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?);
+                        bucket = bucket_of(&azure.to_string());
                         (azure.clone(), Some(azure), path)
                     }
                     other => {
@@ -113,6 +142,8 @@ impl AssetStore {
         }
         Ok(AssetStore {
             store,
+            kind,
+            bucket,
             signer,
             prefix: Path::from_iter(prefix),
             url: redact_store_url(url_text),
@@ -122,6 +153,16 @@ impl AssetStore {
     /// The object store itself.
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// Which kind of store this is.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// The bucket (or Azure container) of a cloud store; `None` for a folder or memory.
+    pub fn bucket(&self) -> Option<&str> {
+        self.bucket.as_deref()
     }
 
     /// Whether this store presigns URLs; otherwise uploads and downloads go through Easel.
@@ -200,6 +241,19 @@ impl AssetStore {
     }
 }
 
+/// The bucket (or container) a built cloud store names in its `Display`: `AmazonS3(bucket)`,
+/// `GoogleCloudStorage(bucket)`, `MicrosoftAzure { account: .., container: name }`. The builders
+/// read it from the URL only when they build, so the built store is where it is known.
+fn bucket_of(display: &str) -> Option<String> {
+    let name = if let Some((_, container)) = display.split_once("container: ") {
+        container.trim_end_matches('}').trim()
+    } else {
+        let (_, inner) = display.split_once('(')?;
+        inner.strip_suffix(')')?
+    };
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// A store URL without a password or query, for logs.
 fn redact_store_url(url: &str) -> String {
     match Url::parse(url) {
@@ -241,6 +295,38 @@ mod tests {
     fn user_text_cannot_make_folders_in_keys() {
         let key = memory(None).key("auth0|x/../y", Some("c/d"), "a1");
         assert_eq!(key.parts().count(), 3, "{key}");
+    }
+
+    #[test]
+    fn cloud_stores_tell_their_kind_and_bucket() {
+        let s3 = AssetStore::open(&AssetConfig {
+            store_url: "s3://my-bucket".into(),
+            store_options: vec![("aws_region".into(), "us-east-1".into())],
+            ..AssetConfig::default()
+        })
+        .unwrap();
+        assert_eq!((s3.kind(), s3.bucket()), (StoreKind::S3, Some("my-bucket")));
+        let gcs = AssetStore::open(&AssetConfig {
+            store_url: "gs://gcs-bucket/some/prefix".into(),
+            ..AssetConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (gcs.kind(), gcs.bucket()),
+            (StoreKind::Gcs, Some("gcs-bucket"))
+        );
+        let azure = AssetStore::open(&AssetConfig {
+            store_url: "az://my-container".into(),
+            store_options: vec![("azure_storage_account_name".into(), "acct".into())],
+            ..AssetConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (azure.kind(), azure.bucket()),
+            (StoreKind::Azure, Some("my-container"))
+        );
+        let memory = memory(None);
+        assert_eq!((memory.kind(), memory.bucket()), (StoreKind::Memory, None));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Assets in GraphQL: types, inputs, and their thin resolvers.
 
 use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputObject, InputValueError, InputValueResult, Json, Object,
-    Scalar, ScalarType, SimpleObject, Upload, Value as GqlValue,
+    ComplexObject, Context, Enum, ID, InputObject, InputValueError, InputValueResult, Json,
+    MaybeUndefined, Object, Scalar, ScalarType, SimpleObject, Upload, Value as GqlValue,
 };
 use chrono::{DateTime, Utc};
 use entity::asset::{self as asset_row, AssetKind as RowKind, AssetStatus as RowStatus};
@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::connection::{PageInfo, paged};
 use super::{page_size, request};
-use crate::assets::{self as domain, AssetFilter, ExternalAsset, NewAsset};
+use crate::assets::{self as domain, AssetChanges, AssetFilter, ExternalAsset, NewAsset};
+use crate::canvas::Patch;
 use crate::error::Error;
 use crate::pagination::Cursor;
 
@@ -214,6 +215,25 @@ pub struct RegisterExternalAssetInput {
     pub metadata: Option<Json<Value>>,
 }
 
+/// Changes to an asset's description; fields left out keep their value, null clears them.
+#[derive(InputObject)]
+pub struct UpdateAssetInput {
+    /// At most 255 characters, no control characters.
+    pub filename: MaybeUndefined<String>,
+    /// Replaces the metadata whole; at most 64 KiB of JSON.
+    pub metadata: MaybeUndefined<Json<Value>>,
+    /// The node of its canvas the asset belongs to.
+    pub node_id: MaybeUndefined<ID>,
+}
+
+fn patch<T, U>(value: MaybeUndefined<T>, into: impl FnOnce(T) -> U) -> Patch<U> {
+    match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(into(v)),
+    }
+}
+
 /// An asset in a list, with the cursor to page on from it.
 #[derive(SimpleObject)]
 pub struct AssetEdge {
@@ -380,6 +400,44 @@ impl AssetMutation {
         };
         Ok(Asset(
             domain::register_external(req.db, req.actor, external).await?,
+        ))
+    }
+
+    /// Renames an asset, replaces its metadata or ties it to another node. Its bytes and URLs
+    /// stay as they are.
+    async fn update_asset(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAssetInput,
+    ) -> Result<Asset> {
+        let req = request(ctx);
+        let changes = AssetChanges {
+            filename: patch(input.filename, |f| f),
+            metadata: patch(input.metadata, |m| m.0),
+            node_id: patch(input.node_id, |n| n.0),
+        };
+        Ok(Asset(
+            domain::update_asset(req.db, req.actor, &id, changes).await?,
+        ))
+    }
+
+    /// Copies a READY asset you can read into a canvas of yours: a new asset whose bytes are a
+    /// copy of the original's, so deleting one leaves the other whole. The copy keeps the
+    /// filename, metadata and node id.
+    async fn copy_asset(&self, ctx: &Context<'_>, id: ID, canvas_id: ID) -> Result<Asset> {
+        let req = request(ctx);
+        Ok(Asset(
+            domain::copy_asset(req.db, req.assets, req.actor, &id, &canvas_id).await?,
+        ))
+    }
+
+    /// Moves an asset of yours to another canvas of yours. Its bytes stay where they are, so
+    /// its download URLs keep working.
+    async fn move_asset(&self, ctx: &Context<'_>, id: ID, canvas_id: ID) -> Result<Asset> {
+        let req = request(ctx);
+        Ok(Asset(
+            domain::move_asset(req.db, req.actor, &id, &canvas_id).await?,
         ))
     }
 

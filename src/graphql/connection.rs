@@ -27,7 +27,16 @@ pub fn paged<M: Clone, N>(
     cursor_of: impl Fn(&M) -> Cursor,
     node: impl Fn(M) -> N,
 ) -> Paged<N> {
-    let cursors: Vec<String> = page.items.iter().map(|m| cursor_of(m).encode()).collect();
+    paged_by(page, |m| cursor_of(m).encode(), node)
+}
+
+/// [`paged`] for lists with cursors of their own kind: `cursor_of` gives the encoded cursor.
+pub fn paged_by<M: Clone, N>(
+    page: Page<M>,
+    cursor_of: impl Fn(&M) -> String,
+    node: impl Fn(M) -> N,
+) -> Paged<N> {
+    let cursors: Vec<String> = page.items.iter().map(cursor_of).collect();
     Paged {
         page_info: PageInfo {
             has_next_page: page.has_next_page,

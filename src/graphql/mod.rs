@@ -6,10 +6,14 @@ mod canvas;
 mod connection;
 mod generation;
 mod graph;
+mod kv;
 mod limits;
 mod loaders;
+mod server;
 mod settings;
 mod user;
+
+use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
@@ -18,7 +22,8 @@ pub use loaders::Loaders;
 
 use crate::assets::Assets;
 use crate::auth::Actor;
-use crate::config::{AbuseLimits, Limits};
+use crate::config::{AbuseLimits, KvConfig, Limits};
+use crate::info::ServerInfo;
 use crate::settings::Keyring;
 
 #[derive(MergedObject, Default)]
@@ -28,6 +33,8 @@ pub struct Query(
     asset::AssetQuery,
     generation::GenerationQuery,
     settings::SettingsQuery,
+    kv::KvQuery,
+    server::ServerQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -36,18 +43,21 @@ pub struct Mutation(
     asset::AssetMutation,
     generation::GenerationMutation,
     settings::SettingsMutation,
+    kv::KvMutation,
 );
 
 pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// What every resolver may read from the schema: the database, the asset store, the limits and
-/// the keyring that seals API keys.
+/// What every resolver may read from the schema: the database, the asset store, the limits,
+/// the keyring that seals API keys and the facts `serverInfo` shows.
 #[derive(Clone)]
 pub struct Shared {
     pub db: DatabaseConnection,
     pub assets: Assets,
     pub limits: Limits,
+    pub kv: KvConfig,
     pub keyring: Keyring,
+    pub info: Arc<ServerInfo>,
 }
 
 /// The URL this server is reached at, for the upload and download URLs it hands out; set per

@@ -15,7 +15,7 @@ pub use read::{
 };
 pub use write::{
     CanvasChanges, apply_canvas_changes, create_canvas, delete_canvas, duplicate_canvas,
-    save_canvas, update_canvas,
+    save_canvas, update_canvas, write_imported_canvas,
 };
 
 use serde::{Deserialize, Serialize};

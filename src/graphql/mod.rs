@@ -5,6 +5,7 @@ mod asset;
 mod canvas;
 mod connection;
 mod generation;
+mod import;
 mod limits;
 mod loaders;
 mod settings;
@@ -35,6 +36,7 @@ pub struct Mutation(
     asset::AssetMutation,
     generation::GenerationMutation,
     settings::SettingsMutation,
+    import::ImportMutation,
 );
 
 pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;

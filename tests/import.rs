@@ -434,6 +434,13 @@ on_both_databases! {
             }
         }
 
+        // A thumbnail over the limit is dropped with a warning; the canvas is imported.
+        let huge = format!("data:image/png;base64,{}", "A".repeat(300 * 1024));
+        let report = import(app, json!([{ "id": "big-thumb", "name": "Big", "thumbnail": huge, "nodes": [] }]), "SKIP", false).await;
+        assert_eq!(report["imported"], 1, "{report:#}");
+        assert!(report["canvases"][0]["warnings"][0].as_str().unwrap().starts_with("thumbnail dropped"));
+        assert_eq!(read(app, "big-thumb").await["thumbnail"], Value::Null);
+
         let error = app.error(IMPORT, json!({ "data": { "hello": 1 } })).await;
         assert_eq!(code(&error), "BAD_USER_INPUT", "{error:#}");
         assert_eq!(error["extensions"]["field"], "data");

@@ -240,6 +240,17 @@ impl Importer<'_> {
         };
 
         outcome.warnings.append(&mut content.warnings);
+        // A thumbnail is only a preview: one over the limit is dropped, not the canvas.
+        if let Some(thumbnail) = &content.thumbnail
+            && thumbnail.len() > self.limits.max_node_data_bytes
+        {
+            outcome.warnings.push(format!(
+                "thumbnail dropped: {} bytes is more than the limit of {} (EASEL_MAX_NODE_DATA_BYTES)",
+                thumbnail.len(),
+                self.limits.max_node_data_bytes
+            ));
+            content.thumbnail = None;
+        }
         let found = media::scan(&content.nodes);
         outcome.missing_media = found.missing;
         outcome.warnings.extend(found.warnings);

@@ -323,10 +323,6 @@ pub async fn write_imported_canvas(
     check_graph(&nodes, &edges, limits)?;
 
     let now = now();
-    let taken = || Error::AlreadyExists {
-        field: "id".into(),
-        message: format!("a canvas with id '{}' already exists", id.as_str()),
-    };
     match lock_canvas(txn, id.as_str()).await? {
         None => {
             ensure_user(txn, &owner).await?;
@@ -367,7 +363,10 @@ pub async fn write_imported_canvas(
             }
             Ok(stored)
         }
-        Some(_) => Err(taken()),
+        Some(_) => Err(Error::AlreadyExists {
+            field: "id".into(),
+            message: format!("a canvas with id '{}' already exists", id.as_str()),
+        }),
     }
 }
 

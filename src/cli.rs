@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `schema`, `assets gc`, `keys rotate`.
+//! The command line: `serve` (the default), `migrate`, `schema`, `assets gc`, `keys rotate`,
+//! `import`.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,7 @@ use crate::assets::AssetStore;
 use crate::assets::cleanup::{self, GcOptions};
 use crate::config::{DatabaseArgs, SecretArgs, ServeArgs, StoreArgs};
 use crate::db::{self, DbStats};
+use crate::import::cli::ImportArgs;
 use crate::secret::{SecretSource, ServerSecrets};
 use crate::settings::{self, Keyring};
 
@@ -45,6 +47,8 @@ enum Command {
     },
     /// Mint an HS256 token with EASEL_JWT_SECRET, for development and GraphiQL.
     Token(TokenArgs),
+    /// Import canvases (and settings) a canvas app kept in the browser, from a JSON file.
+    Import(Box<ImportArgs>),
     /// Look after the server secrets that seal users' API keys.
     Keys {
         #[command(subcommand)]
@@ -183,6 +187,7 @@ pub async fn run() -> ExitCode {
             secrets,
         }) => keys(action, database, secrets).await,
         Some(Command::Token(args)) => token(args),
+        Some(Command::Import(args)) => crate::import::cli::run(*args).await,
         Some(Command::Schema) => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -14,6 +14,7 @@ pub mod error;
 pub mod generations;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod info;
 pub mod kv;
 pub mod pagination;

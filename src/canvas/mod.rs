@@ -19,7 +19,10 @@ pub use read::{
     find_readable, list_canvases, list_templates, node_counts, nodes_of,
 };
 pub use stored::{StoredEdge, StoredNode};
-pub use write::{create_canvas, delete_canvas, duplicate_canvas, save_canvas, update_canvas};
+pub use write::{
+    create_canvas, delete_canvas, duplicate_canvas, save_canvas, update_canvas,
+    write_imported_canvas,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

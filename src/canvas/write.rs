@@ -215,6 +215,87 @@ pub async fn duplicate_canvas(
     Ok(copy)
 }
 
+/// Writes a whole canvas brought in from elsewhere (an import), inside the caller's transaction,
+/// validated like a save. A new id makes a new canvas that keeps `created_at` and `updated_at`
+/// as given. With `replace`, the actor's own canvas of that id is made equal to it instead
+/// (version bumped when anything changed, times as given); without it, or when the canvas is
+/// another user's, an id already taken is a `CONFLICT`. The snapshot must name its id.
+pub async fn write_imported_canvas(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    snapshot: &CanvasSnapshot,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    replace: bool,
+    limits: &Limits,
+) -> Result<canvas::Model> {
+    let owner = actor.user_id()?.to_owned();
+    let id = CanvasId::parse("id", snapshot.id.as_deref().unwrap_or_default())?;
+    let name = snapshot
+        .meta
+        .name
+        .clone()
+        .ok_or_else(|| Error::bad_input("name", "is required"))?;
+    check_name("name", &name)?;
+    check_meta("canvas", &snapshot.meta, limits)?;
+    let nodes = label_all("nodes", &snapshot.nodes);
+    let edges = label_all("edges", &snapshot.edges);
+    for node in &nodes {
+        check_node(&node.label, node.item, limits)?;
+    }
+    for edge in &edges {
+        check_edge(&edge.label, edge.item, limits)?;
+    }
+    check_graph(&nodes, &edges, limits)?;
+
+    let now = now();
+    match lock_canvas(txn, id.as_str()).await? {
+        None => {
+            ensure_user(txn, &owner).await?;
+            let mut model = new_canvas_row(id.as_str().to_owned(), &owner, &snapshot.meta, now);
+            model.created_at = created_at;
+            model.updated_at = updated_at;
+            insert_canvas_row(txn, &model).await?;
+            let (nodes, edges) = (&snapshot.nodes, &snapshot.edges);
+            diff_and_write(txn, &model.id, &[], &[], nodes, edges, now).await?;
+            Ok(model)
+        }
+        Some(stored) if replace && actor.is(&stored.owner_id) => {
+            let mut stored = stored;
+            let current_nodes = load_nodes(txn, &stored.id).await?;
+            let current_edges = load_edges(txn, &stored.id).await?;
+            let meta_changed = apply_meta(&mut stored, &snapshot.meta);
+            let written = diff_and_write(
+                txn,
+                &stored.id,
+                &current_nodes,
+                &current_edges,
+                &snapshot.nodes,
+                &snapshot.edges,
+                now,
+            )
+            .await?;
+            if meta_changed || written.any() {
+                bump(txn, &mut stored, updated_at).await?;
+                canvas::Entity::update_many()
+                    .col_expr(
+                        canvas::Column::CreatedAt,
+                        sea_orm::sea_query::Expr::value(created_at),
+                    )
+                    .filter(canvas::Column::Id.eq(stored.id.clone()))
+                    .exec(txn)
+                    .await?;
+                stored.created_at = created_at;
+            }
+            Ok(stored)
+        }
+        Some(_) => Err(Error::AlreadyExists {
+            field: "id".into(),
+            message: format!("a canvas with id '{}' already exists", id.as_str()),
+        }),
+    }
+}
+
 /// The name a copy gets when the caller gives none.
 fn copy_name(name: &str) -> String {
     let copy = format!("{name} (copy)");

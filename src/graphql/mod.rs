@@ -6,6 +6,7 @@ mod canvas;
 mod connection;
 mod generation;
 mod graph;
+mod import;
 mod kv;
 mod limits;
 mod loaders;
@@ -44,6 +45,7 @@ pub struct Mutation(
     generation::GenerationMutation,
     settings::SettingsMutation,
     kv::KvMutation,
+    import::ImportMutation,
 );
 
 pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;

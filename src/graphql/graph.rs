@@ -19,11 +19,13 @@ use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{
-    ContextSelectionSet, ID, InputType, InputValueResult, Json, Name, Number, Object, OutputType,
+    ContextSelectionSet, ID, InputType, InputValueResult, Json, Name, Object, OutputType,
     Positioned, SelectionField, ServerResult, SimpleObject, Value,
 };
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
 
 use crate::canvas::{JsonText, StoredEdge, StoredNode};
 
@@ -31,39 +33,64 @@ use crate::canvas::{JsonText, StoredEdge, StoredNode};
 static RAW: LazyLock<Name> = LazyLock::new(|| Name::new(async_graphql_value::RAW_VALUE_TOKEN));
 
 /// A GraphQL value that is written out as this JSON text.
-fn raw(text: &str) -> Value {
-    Value::Object(IndexMap::from([(
-        RAW.clone(),
-        Value::String(text.to_owned()),
-    )]))
+fn raw(text: String) -> Value {
+    Value::Object(IndexMap::from([(RAW.clone(), Value::String(text))]))
 }
 
-fn json(value: Option<&serde_json::Value>) -> Value {
-    value.map_or(Value::Null, |v| raw(&v.to_string()))
+/// JSON text written as it is by serde_json's serializer: the way `RawValue` writes itself,
+/// without parsing the text again. Only text known to be JSON goes in.
+struct RawText<'a>(&'a str);
+
+impl Serialize for RawText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let token = async_graphql_value::RAW_VALUE_TOKEN;
+        let mut raw = serializer.serialize_struct(token, 1)?;
+        raw.serialize_field(token, self.0)?;
+        raw.end()
+    }
 }
 
-fn float(x: f64) -> Value {
-    Number::from_f64(x).map_or(Value::Null, Value::Number)
+/// One field's answer, borrowed from the row.
+enum Cell<'a> {
+    Null,
+    Str(&'a str),
+    Float(f64),
+    Int(i32),
+    Bool(bool),
+    Raw(&'a str),
+    Json(&'a serde_json::Value),
+    Time(&'a DateTime<Utc>),
 }
 
-fn opt_float(x: Option<f64>) -> Value {
-    x.map_or(Value::Null, float)
+impl<'a> Cell<'a> {
+    fn opt<T>(value: Option<T>, cell: impl FnOnce(T) -> Cell<'a>) -> Cell<'a> {
+        value.map_or(Cell::Null, cell)
+    }
 }
 
-fn opt_bool(b: Option<bool>) -> Value {
-    b.map_or(Value::Null, Value::Boolean)
+fn text(s: &Option<String>) -> Cell<'_> {
+    Cell::opt(s.as_deref(), Cell::Str)
 }
 
-fn string(s: &str) -> Value {
-    Value::String(s.to_owned())
+fn json(v: &Option<serde_json::Value>) -> Cell<'_> {
+    Cell::opt(v.as_ref(), Cell::Json)
 }
 
-fn opt_string(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, string)
-}
-
-fn time(t: &DateTime<Utc>) -> Value {
-    Value::String(t.to_rfc3339())
+impl Serialize for Cell<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Null => serializer.serialize_none(),
+            Cell::Str(s) => serializer.serialize_str(s),
+            // As async-graphql writes an `f64`: a number, or null when not finite.
+            Cell::Float(x) if x.is_finite() => serializer.serialize_f64(*x),
+            Cell::Float(_) => serializer.serialize_none(),
+            Cell::Int(i) => serializer.serialize_i32(*i),
+            Cell::Bool(b) => serializer.serialize_bool(*b),
+            Cell::Raw(text) => RawText(text).serialize(serializer),
+            Cell::Json(value) => value.serialize(serializer),
+            Cell::Time(t) => serializer.serialize_str(&t.to_rfc3339()),
+        }
+    }
 }
 
 /// `JSON` input and output, kept as text: the same scalar as `Json<T>`.
@@ -108,7 +135,7 @@ impl OutputType for JsonText {
         _ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        Ok(raw(self.as_str()))
+        Ok(raw(self.as_str().to_owned()))
     }
 }
 
@@ -366,16 +393,49 @@ fn compile<'a, F: Copy>(
     Some(plan)
 }
 
-fn answer<T, F: Copy>(plan: &Plan<F>, item: &T, value: &impl Fn(&T, F) -> Value) -> Value {
-    let mut object = IndexMap::with_capacity(plan.len());
-    for (key, slot) in plan {
-        let v = match slot {
-            Slot::Leaf(field) => value(item, *field),
-            Slot::Object(plan) => answer(plan, item, value),
-        };
-        object.insert(key.clone(), v);
+/// One item answered by a plan, written as a JSON object.
+struct Answer<'a, T, F, V> {
+    plan: &'a Plan<F>,
+    item: &'a T,
+    value: &'a V,
+}
+
+impl<T, F: Copy, V: for<'r> Fn(&'r T, F) -> Cell<'r>> Serialize for Answer<'_, T, F, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut object = serializer.serialize_map(Some(self.plan.len()))?;
+        for (key, slot) in self.plan {
+            match slot {
+                Slot::Leaf(field) => {
+                    object.serialize_entry(key.as_str(), &(self.value)(self.item, *field))?
+                }
+                Slot::Object(plan) => object.serialize_entry(
+                    key.as_str(),
+                    &Answer {
+                        plan,
+                        item: self.item,
+                        value: self.value,
+                    },
+                )?,
+            }
+        }
+        object.end()
     }
-    Value::Object(object)
+}
+
+/// Every item answered by a plan, as one raw JSON array: no tree of values is built, and
+/// async-graphql hands the text through.
+fn answer_all<T, F: Copy, V: for<'r> Fn(&'r T, F) -> Cell<'r>>(
+    plan: &Plan<F>,
+    items: &[T],
+    value: &V,
+) -> ServerResult<Value> {
+    let answers: Vec<Answer<'_, T, F, V>> = items
+        .iter()
+        .map(|item| Answer { plan, item, value })
+        .collect();
+    let text = serde_json::to_string(&answers)
+        .map_err(|e| async_graphql::ServerError::new(e.to_string(), None))?;
+    Ok(raw(text))
 }
 
 #[cfg(test)]
@@ -452,36 +512,36 @@ fn node_field(object: Option<&str>, name: &str) -> Option<NodeField> {
     })
 }
 
-fn node_value(node: &StoredNode, field: NodeField) -> Value {
+fn node_value(node: &StoredNode, field: NodeField) -> Cell<'_> {
     use NodeField as F;
     let attrs = &node.attrs;
     match field {
-        F::Typename => string("CanvasNode"),
-        F::Id => string(&node.id),
-        F::Type => string(&node.node_type),
-        F::PositionTypename => string("Position"),
-        F::X => float(node.x),
-        F::Y => float(node.y),
-        F::Width => opt_float(node.width),
-        F::Height => opt_float(node.height),
-        F::ZIndex => Value::Number(node.z_index.into()),
-        F::ParentId => opt_string(node.parent_id.as_deref()),
-        F::Data => raw(node.data.as_str()),
-        F::Hidden => opt_bool(attrs.hidden),
-        F::Draggable => opt_bool(attrs.draggable),
-        F::Selectable => opt_bool(attrs.selectable),
-        F::Connectable => opt_bool(attrs.connectable),
-        F::Deletable => opt_bool(attrs.deletable),
-        F::Focusable => opt_bool(attrs.focusable),
-        F::Extent => json(attrs.extent.as_ref()),
-        F::ExpandParent => opt_bool(attrs.expand_parent),
-        F::SourcePosition => opt_string(attrs.source_position.as_deref()),
-        F::TargetPosition => opt_string(attrs.target_position.as_deref()),
-        F::DragHandle => opt_string(attrs.drag_handle.as_deref()),
-        F::Style => json(attrs.style.as_ref()),
-        F::ClassName => opt_string(attrs.class_name.as_deref()),
-        F::CreatedAt => time(&node.created_at),
-        F::UpdatedAt => time(&node.updated_at),
+        F::Typename => Cell::Str("CanvasNode"),
+        F::Id => Cell::Str(&node.id),
+        F::Type => Cell::Str(&node.node_type),
+        F::PositionTypename => Cell::Str("Position"),
+        F::X => Cell::Float(node.x),
+        F::Y => Cell::Float(node.y),
+        F::Width => Cell::opt(node.width, Cell::Float),
+        F::Height => Cell::opt(node.height, Cell::Float),
+        F::ZIndex => Cell::Int(node.z_index),
+        F::ParentId => text(&node.parent_id),
+        F::Data => Cell::Raw(node.data.as_str()),
+        F::Hidden => Cell::opt(attrs.hidden, Cell::Bool),
+        F::Draggable => Cell::opt(attrs.draggable, Cell::Bool),
+        F::Selectable => Cell::opt(attrs.selectable, Cell::Bool),
+        F::Connectable => Cell::opt(attrs.connectable, Cell::Bool),
+        F::Deletable => Cell::opt(attrs.deletable, Cell::Bool),
+        F::Focusable => Cell::opt(attrs.focusable, Cell::Bool),
+        F::Extent => json(&attrs.extent),
+        F::ExpandParent => Cell::opt(attrs.expand_parent, Cell::Bool),
+        F::SourcePosition => text(&attrs.source_position),
+        F::TargetPosition => text(&attrs.target_position),
+        F::DragHandle => text(&attrs.drag_handle),
+        F::Style => json(&attrs.style),
+        F::ClassName => text(&attrs.class_name),
+        F::CreatedAt => Cell::Time(&node.created_at),
+        F::UpdatedAt => Cell::Time(&node.updated_at),
     }
 }
 
@@ -510,12 +570,7 @@ impl OutputType for NodeList {
         let selection = ctx_field.field();
         let is_object = |name: &str| name == "position";
         match compile(selection.selection_set(), None, &node_field, &is_object) {
-            Some(plan) => Ok(Value::List(
-                self.0
-                    .iter()
-                    .map(|node| answer(&plan, node, &node_value))
-                    .collect(),
-            )),
+            Some(plan) => answer_all(&plan, &self.0, &node_value),
             None => {
                 fell_back();
                 let nodes = self.0.iter().cloned().map(CanvasNode);
@@ -579,32 +634,30 @@ fn edge_field(object: Option<&str>, name: &str) -> Option<EdgeField> {
     })
 }
 
-fn edge_value(edge: &StoredEdge, field: EdgeField) -> Value {
+fn edge_value(edge: &StoredEdge, field: EdgeField) -> Cell<'_> {
     use EdgeField as F;
     let attrs = &edge.attrs;
     match field {
-        F::Typename => string("CanvasEdge"),
-        F::Id => string(&edge.id),
-        F::Source => string(&edge.source),
-        F::SourceHandle => opt_string(edge.source_handle.as_deref()),
-        F::Target => string(&edge.target),
-        F::TargetHandle => opt_string(edge.target_handle.as_deref()),
-        F::Type => string(&edge.edge_type),
-        F::Data => edge.data.as_ref().map_or(Value::Null, |d| raw(d.as_str())),
-        F::Animated => opt_bool(attrs.animated),
-        F::Hidden => opt_bool(attrs.hidden),
-        F::Deletable => opt_bool(attrs.deletable),
-        F::Selectable => opt_bool(attrs.selectable),
-        F::Label => opt_string(attrs.label.as_deref()),
-        F::MarkerStart => json(attrs.marker_start.as_ref()),
-        F::MarkerEnd => json(attrs.marker_end.as_ref()),
-        F::ZIndex => attrs
-            .z_index
-            .map_or(Value::Null, |z| Value::Number(z.into())),
-        F::Style => json(attrs.style.as_ref()),
-        F::ClassName => opt_string(attrs.class_name.as_deref()),
-        F::CreatedAt => time(&edge.created_at),
-        F::UpdatedAt => time(&edge.updated_at),
+        F::Typename => Cell::Str("CanvasEdge"),
+        F::Id => Cell::Str(&edge.id),
+        F::Source => Cell::Str(&edge.source),
+        F::SourceHandle => text(&edge.source_handle),
+        F::Target => Cell::Str(&edge.target),
+        F::TargetHandle => text(&edge.target_handle),
+        F::Type => Cell::Str(&edge.edge_type),
+        F::Data => Cell::opt(edge.data.as_ref(), |d| Cell::Raw(d.as_str())),
+        F::Animated => Cell::opt(attrs.animated, Cell::Bool),
+        F::Hidden => Cell::opt(attrs.hidden, Cell::Bool),
+        F::Deletable => Cell::opt(attrs.deletable, Cell::Bool),
+        F::Selectable => Cell::opt(attrs.selectable, Cell::Bool),
+        F::Label => text(&attrs.label),
+        F::MarkerStart => json(&attrs.marker_start),
+        F::MarkerEnd => json(&attrs.marker_end),
+        F::ZIndex => Cell::opt(attrs.z_index, Cell::Int),
+        F::Style => json(&attrs.style),
+        F::ClassName => text(&attrs.class_name),
+        F::CreatedAt => Cell::Time(&edge.created_at),
+        F::UpdatedAt => Cell::Time(&edge.updated_at),
     }
 }
 
@@ -632,12 +685,7 @@ impl OutputType for EdgeList {
         let ctx_field = ctx.with_field(field);
         let selection = ctx_field.field();
         match compile(selection.selection_set(), None, &edge_field, &|_| false) {
-            Some(plan) => Ok(Value::List(
-                self.0
-                    .iter()
-                    .map(|edge| answer(&plan, edge, &edge_value))
-                    .collect(),
-            )),
+            Some(plan) => answer_all(&plan, &self.0, &edge_value),
             None => {
                 fell_back();
                 let edges = self.0.iter().cloned().map(CanvasEdge);

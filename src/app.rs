@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::db::{self, DbStats};
 use crate::graphql::{self, EaselSchema, Shared};
 use crate::http::RateLimit;
+use crate::live::Live;
 use crate::secret::ServerSecrets;
 use crate::settings::Keyring;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub assets: Assets,
     pub schema: EaselSchema,
+    /// Canvas events for this process's subscribers.
+    pub live: Live,
     pub stats: Arc<DbStats>,
     /// Who a request comes from.
     pub auth: Arc<Authenticator>,
@@ -76,12 +79,14 @@ impl AppState {
         };
         let auth = Authenticator::new(config.jwt.as_ref())?;
         let introspection = config.abuse.introspection.unwrap_or(!auth.is_hosted());
+        let live = Live::start(db.clone(), &config.database_url, config.live.clone()).await?;
         let schema = graphql::build_schema(
             Shared {
                 db: db.clone(),
                 assets: assets.clone(),
                 limits: config.limits.clone(),
                 keyring,
+                live: live.clone(),
             },
             &config.abuse,
             introspection,
@@ -101,6 +106,7 @@ impl AppState {
             db,
             assets,
             schema,
+            live,
             stats,
             auth: Arc::new(auth),
             rate_limiter,
@@ -118,6 +124,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::new(config).await?;
     let db = state.db.clone();
+    let live = state.live.clone();
     cleanup::spawn_retry_loop(db.clone(), state.assets.store.clone(), CLEANUP_RETRY_EVERY);
     let router = crate::http::router(state);
     let addr = listener.local_addr()?;
@@ -126,9 +133,17 @@ pub async fn serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown({
+        let live = live.clone();
+        async move {
+            shutdown.await;
+            // Upgraded WebSocket connections are not requests axum waits for: close them.
+            live.stop();
+        }
+    })
     .await
     .context("server error")?;
+    live.stop();
     db.close().await.ok();
     tracing::info!("easel stopped");
     Ok(())

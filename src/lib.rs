@@ -14,6 +14,7 @@ pub mod error;
 pub mod generations;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod pagination;
 pub mod secret;
 pub mod settings;

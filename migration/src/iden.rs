@@ -123,3 +123,14 @@ pub enum BlobDeletions {
     LastError,
     CreatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum CanvasEvents {
+    Table,
+    Id,
+    CanvasId,
+    Version,
+    ClientMutationId,
+    Payload,
+    CreatedAt,
+}

@@ -3,6 +3,7 @@
 //! here knows GraphQL.
 
 mod changes;
+pub mod events;
 mod ids;
 mod json;
 mod order;

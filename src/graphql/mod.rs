@@ -7,18 +7,21 @@ mod connection;
 mod generation;
 mod graph;
 mod limits;
+mod live;
 mod loaders;
 mod settings;
 mod user;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 use sea_orm::DatabaseConnection;
 
+pub use live::SessionExpiry;
 pub use loaders::Loaders;
 
 use crate::assets::Assets;
 use crate::auth::Actor;
 use crate::config::{AbuseLimits, Limits};
+use crate::live::Live;
 use crate::settings::Keyring;
 
 #[derive(MergedObject, Default)]
@@ -38,16 +41,20 @@ pub struct Mutation(
     settings::SettingsMutation,
 );
 
-pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(live::LiveSubscription);
 
-/// What every resolver may read from the schema: the database, the asset store, the limits and
-/// the keyring that seals API keys.
+pub type EaselSchema = Schema<Query, Mutation, Subscription>;
+
+/// What every resolver may read from the schema: the database, the asset store, the limits, the
+/// keyring that seals API keys, and the live hub that canvas events go through.
 #[derive(Clone)]
 pub struct Shared {
     pub db: DatabaseConnection,
     pub assets: Assets,
     pub limits: Limits,
     pub keyring: Keyring,
+    pub live: Live,
 }
 
 /// The URL this server is reached at, for the upload and download URLs it hands out; set per
@@ -57,14 +64,18 @@ pub struct BaseUrl(pub String);
 
 /// Builds the schema over a database.
 pub fn build_schema(shared: Shared, abuse: &AbuseLimits, introspection: bool) -> EaselSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(shared)
-        .limit_depth(abuse.max_depth)
-        .limit_complexity(abuse.max_complexity)
-        .extension(limits::FieldLimit {
-            max_fields: abuse.max_fields,
-            max_aliases: abuse.max_aliases,
-        });
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(shared)
+    .limit_depth(abuse.max_depth)
+    .limit_complexity(abuse.max_complexity)
+    .extension(limits::FieldLimit {
+        max_fields: abuse.max_fields,
+        max_aliases: abuse.max_aliases,
+    });
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -73,9 +84,13 @@ pub fn build_schema(shared: Shared, abuse: &AbuseLimits, introspection: bool) ->
 
 /// The schema's SDL, as `easel schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 /// The per-request pieces a resolver needs.
@@ -85,6 +100,7 @@ pub(crate) struct Request<'a> {
     pub limits: &'a Limits,
     pub actor: &'a Actor,
     pub base_url: &'a str,
+    pub live: &'a Live,
 }
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> Request<'a> {
@@ -95,6 +111,7 @@ pub(crate) fn request<'a>(ctx: &Context<'a>) -> Request<'a> {
         limits: &shared.limits,
         actor: ctx.data_unchecked::<Actor>(),
         base_url: ctx.data_opt::<BaseUrl>().map_or("", |b| b.0.as_str()),
+        live: &shared.live,
     }
 }
 

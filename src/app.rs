@@ -17,6 +17,7 @@ use crate::graphql::{self, EaselSchema, Shared};
 use crate::http::RateLimit;
 use crate::info::ServerInfo;
 use crate::kv;
+use crate::live::Live;
 use crate::secret::ServerSecrets;
 use crate::settings::Keyring;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub assets: Assets,
     pub schema: EaselSchema,
+    /// Canvas events for this process's subscribers.
+    pub live: Live,
     pub stats: Arc<DbStats>,
     /// Who a request comes from.
     pub auth: Arc<Authenticator>,
@@ -79,6 +82,7 @@ impl AppState {
         let info = Arc::new(ServerInfo::new(&config, &assets.store));
         let auth = Authenticator::new(config.jwt.as_ref())?;
         let introspection = config.abuse.introspection.unwrap_or(!auth.is_hosted());
+        let live = Live::start(db.clone(), &config.database_url, config.live.clone()).await?;
         let schema = graphql::build_schema(
             Shared {
                 db: db.clone(),
@@ -87,6 +91,7 @@ impl AppState {
                 kv: config.kv.clone(),
                 keyring,
                 info,
+                live: live.clone(),
             },
             &config.abuse,
             introspection,
@@ -106,6 +111,7 @@ impl AppState {
             db,
             assets,
             schema,
+            live,
             stats,
             auth: Arc::new(auth),
             rate_limiter,
@@ -123,6 +129,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::new(config).await?;
     let db = state.db.clone();
+    let live = state.live.clone();
     cleanup::spawn_retry_loop(db.clone(), state.assets.store.clone(), CLEANUP_RETRY_EVERY);
     kv::spawn_sweeper(db.clone(), state.config.kv.sweep_every);
     let router = crate::http::router(state);
@@ -132,9 +139,17 @@ pub async fn serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown({
+        let live = live.clone();
+        async move {
+            shutdown.await;
+            // Upgraded WebSocket connections are not requests axum waits for: close them.
+            live.stop();
+        }
+    })
     .await
     .context("server error")?;
+    live.stop();
     db.close().await.ok();
     tracing::info!("easel stopped");
     Ok(())

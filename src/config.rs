@@ -152,6 +152,34 @@ impl Default for AbuseLimits {
     }
 }
 
+/// Live canvases: how much history subscribers can replay and how big one event may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// How long events are kept for replay (`sinceVersion`) ...
+    pub history: Duration,
+    /// ... and how many of each canvas's latest events are kept however old they are.
+    pub history_min_events: u64,
+    /// A write touching more nodes and edges than this is recorded as a marker, and subscribers
+    /// get `Resync` for it instead of the items.
+    pub max_event_items: usize,
+    /// The same for an event whose JSON would be larger than this many bytes.
+    pub max_event_bytes: usize,
+    /// How often old events are pruned.
+    pub prune_every: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            history: Duration::from_secs(24 * 60 * 60),
+            history_min_events: 1000,
+            max_event_items: 500,
+            max_event_bytes: 1024 * 1024,
+            prune_every: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
 /// Everything `easel serve` needs to run. `Debug` shows whether secrets are set, not them.
 #[derive(Clone)]
 pub struct Config {
@@ -180,6 +208,7 @@ pub struct Config {
     /// request acts as the one local user.
     pub jwt: Option<JwtConfig>,
     pub abuse: AbuseLimits,
+    pub live: LiveConfig,
 }
 
 impl Default for Config {
@@ -198,6 +227,7 @@ impl Default for Config {
             public_url: None,
             jwt: None,
             abuse: AbuseLimits::default(),
+            live: LiveConfig::default(),
         }
     }
 }
@@ -218,6 +248,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("jwt", &self.jwt)
             .field("abuse", &self.abuse)
+            .field("live", &self.live)
             .finish()
     }
 }
@@ -261,6 +292,7 @@ impl Config {
                 "EASEL_KV_SWEEP_EVERY",
                 self.kv.sweep_every.as_millis() as usize,
             ),
+            ("EASEL_LIVE_MAX_EVENT_BYTES", self.live.max_event_bytes),
         ];
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -458,6 +490,41 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub abuse: AbuseArgs,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Live-canvas flags.
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// How long canvas events are kept for replay with `sinceVersion` (e.g. 24h).
+    #[arg(long, env = "EASEL_LIVE_HISTORY", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub live_history: Duration,
+    /// How many of each canvas's latest events are kept however old they are.
+    #[arg(long, env = "EASEL_LIVE_HISTORY_MIN_EVENTS", default_value_t = LiveConfig::default().history_min_events)]
+    pub live_history_min_events: u64,
+    /// Writes touching more nodes and edges than this reach subscribers as `Resync`.
+    #[arg(long, env = "EASEL_LIVE_MAX_EVENT_ITEMS", default_value_t = LiveConfig::default().max_event_items)]
+    pub live_max_event_items: usize,
+    /// Events larger than this many bytes of JSON reach subscribers as `Resync`.
+    #[arg(long, env = "EASEL_LIVE_MAX_EVENT_BYTES", default_value_t = LiveConfig::default().max_event_bytes)]
+    pub live_max_event_bytes: usize,
+    /// How often old events are pruned (e.g. 10m).
+    #[arg(long, env = "EASEL_LIVE_PRUNE_EVERY", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub live_prune_every: Duration,
+}
+
+impl LiveArgs {
+    pub fn into_config(self) -> LiveConfig {
+        LiveConfig {
+            history: self.live_history,
+            history_min_events: self.live_history_min_events,
+            max_event_items: self.live_max_event_items,
+            max_event_bytes: self.live_max_event_bytes,
+            prune_every: self.live_prune_every,
+        }
+    }
 }
 
 /// Key-value store flags.
@@ -691,6 +758,7 @@ impl ServeArgs {
                 .map(|url| url.trim_end_matches('/').to_owned()),
             jwt: self.auth.into_jwt_config()?,
             abuse: self.abuse.into_limits(),
+            live: self.live.into_config(),
         };
         config.validate()?;
         Ok(config)

@@ -17,6 +17,7 @@ pub mod http;
 pub mod import;
 pub mod info;
 pub mod kv;
+pub mod live;
 pub mod pagination;
 pub mod secret;
 pub mod settings;

@@ -661,6 +661,7 @@ on_both_databases! {
             Some("ann-canvas".into()),
             CanvasMetaInput { name: Some("Ann's".into()), ..Default::default() },
             &easel::Limits::default(),
+            &easel::canvas::events::EventLog::detached(&Default::default()),
         )
         .await
         .unwrap();

@@ -5,6 +5,7 @@ pub mod asset;
 pub mod blob_deletion;
 pub mod canvas;
 pub mod canvas_edge;
+pub mod canvas_event;
 pub mod canvas_node;
 pub mod generation;
 pub mod kv_entry;
@@ -17,6 +18,7 @@ pub mod prelude {
     pub use crate::blob_deletion::Entity as BlobDeletion;
     pub use crate::canvas::Entity as Canvas;
     pub use crate::canvas_edge::Entity as CanvasEdge;
+    pub use crate::canvas_event::Entity as CanvasEvent;
     pub use crate::canvas_node::Entity as CanvasNode;
     pub use crate::generation::Entity as Generation;
     pub use crate::kv_entry::Entity as KvEntry;

@@ -137,3 +137,14 @@ pub enum KvEntries {
     ExpiresAt,
     UpdatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum CanvasEvents {
+    Table,
+    Id,
+    CanvasId,
+    Version,
+    ClientMutationId,
+    Payload,
+    CreatedAt,
+}

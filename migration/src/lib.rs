@@ -7,6 +7,7 @@ mod m20261122_000001_create_tables;
 mod m20261122_000002_blob_deletions;
 mod m20261122_000003_generation_idempotency;
 mod m20261122_000004_kv_entries;
+mod m20261122_000005_canvas_events;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_blob_deletions::Migration),
             Box::new(m20261122_000003_generation_idempotency::Migration),
             Box::new(m20261122_000004_kv_entries::Migration),
+            Box::new(m20261122_000005_canvas_events::Migration),
         ]
     }
 }

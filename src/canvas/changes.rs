@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use entity::canvas;
 use sea_orm::DatabaseConnection;
 
+use super::events::{self, Change, EventLog};
 use super::order::GAP;
 use super::stored::{self, StoredEdge, StoredNode};
 use super::validate::{check_edge, check_node};
@@ -38,6 +39,7 @@ pub async fn apply_canvas_changes(
     changes: CanvasChanges,
     expected_version: Option<i64>,
     limits: &Limits,
+    log: &EventLog<'_>,
 ) -> Result<canvas::Model> {
     actor.user_id()?;
     for (i, node) in changes.upsert_nodes.iter().enumerate() {
@@ -249,22 +251,27 @@ pub async fn apply_canvas_changes(
             }
         }
     }
-    let written = write_rows(
-        &txn,
-        canvas_id,
-        &RowChanges {
-            deleted_edges: &deleted_edges,
-            deleted_nodes: &changes.delete_node_ids,
-            nodes: &node_rows,
-            edges: &edge_rows,
-        },
-        now,
-    )
-    .await?;
+    let rows = RowChanges {
+        deleted_edges: &deleted_edges,
+        deleted_nodes: &changes.delete_node_ids,
+        nodes: &node_rows,
+        edges: &edge_rows,
+    };
+    let written = write_rows(&txn, canvas_id, &rows, now).await?;
+    let mut recorded = None;
     if written.any() {
         bump(&txn, &mut stored, now).await?;
+        let change = Change {
+            meta: false,
+            rows: Some(rows),
+            deleted: false,
+        };
+        recorded = Some(events::record(&txn, log, &stored, change, now).await?);
     }
     txn.commit().await?;
+    if let Some(recorded) = recorded {
+        log.committed(recorded);
+    }
     Ok(stored)
 }
 

@@ -3,6 +3,7 @@
 //! here knows GraphQL.
 
 mod changes;
+pub mod events;
 mod ids;
 mod json;
 mod order;
@@ -20,7 +21,7 @@ pub use read::{
 };
 pub use stored::{StoredEdge, StoredNode};
 pub use write::{
-    create_canvas, delete_canvas, duplicate_canvas, save_canvas, update_canvas,
+    CanvasTimes, create_canvas, delete_canvas, duplicate_canvas, save_canvas, update_canvas,
     write_imported_canvas,
 };
 

@@ -147,7 +147,7 @@ struct EdgeRow {
 }
 
 /// Reads a JSON column as its text, on both databases.
-fn as_text(column: impl sea_orm::IntoSimpleExpr) -> Expr {
+pub(super) fn as_text(column: impl sea_orm::IntoSimpleExpr) -> Expr {
     Func::cast_as(column.into_simple_expr(), "text").into()
 }
 

@@ -11,6 +11,7 @@ use sea_orm::{
     DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 
+use super::events::{self, Change, EventLog};
 use super::order::assign_positions;
 use super::stored::{self, StoredEdge, StoredNode};
 use super::validate::{Labeled, check_edge, check_graph, check_meta, check_name, check_node};
@@ -29,6 +30,7 @@ pub async fn create_canvas(
     id: Option<String>,
     meta: CanvasMetaInput,
     limits: &Limits,
+    log: &EventLog<'_>,
 ) -> Result<canvas::Model> {
     let owner = actor.user_id()?;
     let id = match id {
@@ -44,9 +46,16 @@ pub async fn create_canvas(
 
     let txn = begin_write(db).await?;
     ensure_user(&txn, owner).await?;
-    let model = new_canvas_row(id.into_string(), owner, &meta, now());
+    let now = now();
+    let model = new_canvas_row(id.into_string(), owner, &meta, now);
     insert_canvas_row(&txn, &model).await?;
+    let change = Change {
+        meta: true,
+        ..Default::default()
+    };
+    let recorded = events::record(&txn, log, &model, change, now).await?;
     txn.commit().await?;
+    log.committed(recorded);
     Ok(model)
 }
 
@@ -58,16 +67,27 @@ pub async fn update_canvas(
     meta: CanvasMetaInput,
     expected_version: Option<i64>,
     limits: &Limits,
+    log: &EventLog<'_>,
 ) -> Result<canvas::Model> {
     actor.user_id()?;
     check_meta("input", &meta, limits)?;
     let txn = begin_write(db).await?;
     let mut stored = lock_own_canvas(&txn, actor, id).await?;
     check_version(&stored, expected_version)?;
+    let mut recorded = None;
     if apply_meta(&mut stored, &meta) {
-        bump(&txn, &mut stored, now()).await?;
+        let now = now();
+        bump(&txn, &mut stored, now).await?;
+        let change = Change {
+            meta: true,
+            ..Default::default()
+        };
+        recorded = Some(events::record(&txn, log, &stored, change, now).await?);
     }
     txn.commit().await?;
+    if let Some(recorded) = recorded {
+        log.committed(recorded);
+    }
     Ok(stored)
 }
 
@@ -79,6 +99,7 @@ pub async fn save_canvas(
     snapshot: CanvasSnapshot,
     expected_version: Option<i64>,
     limits: &Limits,
+    log: &EventLog<'_>,
 ) -> Result<canvas::Model> {
     let owner = actor.user_id()?.to_owned();
     let id = match &snapshot.id {
@@ -122,13 +143,20 @@ pub async fn save_canvas(
             let model = new_canvas_row(id.into_string(), &owner, &snapshot.meta, now);
             insert_canvas_row(&txn, &model).await?;
             let (nodes, edges) = (&snapshot.nodes, &snapshot.edges);
-            diff_and_write(&txn, &model.id, &[], &[], nodes, edges, now).await?;
+            let diff = diff_and_write(&txn, &model.id, &[], &[], nodes, edges, now).await?;
+            let change = Change {
+                meta: true,
+                rows: Some(diff.changes()),
+                deleted: false,
+            };
+            let recorded = events::record(&txn, log, &model, change, now).await?;
             txn.commit().await?;
+            log.committed(recorded);
             return Ok(model);
         }
     };
     let meta_changed = apply_meta(&mut stored, &snapshot.meta);
-    let written = diff_and_write(
+    let diff = diff_and_write(
         &txn,
         &stored.id,
         &current_nodes,
@@ -138,10 +166,20 @@ pub async fn save_canvas(
         now,
     )
     .await?;
-    if meta_changed || written.any() {
+    let mut recorded = None;
+    if meta_changed || diff.changes().any() {
         bump(&txn, &mut stored, now).await?;
+        let change = Change {
+            meta: meta_changed,
+            rows: Some(diff.changes()),
+            deleted: false,
+        };
+        recorded = Some(events::record(&txn, log, &stored, change, now).await?);
     }
     txn.commit().await?;
+    if let Some(recorded) = recorded {
+        log.committed(recorded);
+    }
     Ok(stored)
 }
 
@@ -152,16 +190,23 @@ pub async fn delete_canvas(
     store: &AssetStore,
     actor: &Actor,
     id: &str,
+    log: &EventLog<'_>,
 ) -> Result<()> {
     actor.user_id()?;
     let txn = begin_write(db).await?;
-    lock_own_canvas(&txn, actor, id).await?;
+    let stored = lock_own_canvas(&txn, actor, id).await?;
+    let change = Change {
+        deleted: true,
+        ..Default::default()
+    };
+    let recorded = events::record(&txn, log, &stored, change, now()).await?;
     let keys = cleanup::keys_of_canvas(&txn, id).await?;
     cleanup::schedule(&txn, &keys).await?;
     canvas::Entity::delete_by_id(id.to_owned())
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    log.committed(recorded);
     cleanup::remove(db, store, &keys).await;
     Ok(())
 }
@@ -173,6 +218,7 @@ pub async fn duplicate_canvas(
     id: &str,
     name: Option<String>,
     limits: &Limits,
+    log: &EventLog<'_>,
 ) -> Result<canvas::Model> {
     let owner = actor.user_id()?.to_owned();
     if let Some(name) = &name {
@@ -210,9 +256,23 @@ pub async fn duplicate_canvas(
     let node_inputs: Vec<NodeInput> = nodes.iter().map(StoredNode::to_input).collect();
     let edge_inputs: Vec<EdgeInput> = edges.iter().map(StoredEdge::to_input).collect();
     let (nodes, edges) = (&node_inputs, &edge_inputs);
-    diff_and_write(&txn, &copy.id, &[], &[], nodes, edges, now).await?;
+    let diff = diff_and_write(&txn, &copy.id, &[], &[], nodes, edges, now).await?;
+    let change = Change {
+        meta: true,
+        rows: Some(diff.changes()),
+        deleted: false,
+    };
+    let recorded = events::record(&txn, log, &copy, change, now).await?;
     txn.commit().await?;
+    log.committed(recorded);
     Ok(copy)
+}
+
+/// When a canvas brought in from elsewhere was made and last changed.
+#[derive(Debug, Clone, Copy)]
+pub struct CanvasTimes {
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Writes a whole canvas brought in from elsewhere (an import), inside the caller's transaction,
@@ -224,11 +284,15 @@ pub async fn write_imported_canvas(
     txn: &DatabaseTransaction,
     actor: &Actor,
     snapshot: &CanvasSnapshot,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    times: CanvasTimes,
     replace: bool,
     limits: &Limits,
-) -> Result<canvas::Model> {
+    log: &EventLog<'_>,
+) -> Result<(canvas::Model, Option<events::Recorded>)> {
+    let CanvasTimes {
+        created_at,
+        updated_at,
+    } = times;
     let owner = actor.user_id()?.to_owned();
     let id = CanvasId::parse("id", snapshot.id.as_deref().unwrap_or_default())?;
     let name = snapshot
@@ -257,15 +321,21 @@ pub async fn write_imported_canvas(
             model.updated_at = updated_at;
             insert_canvas_row(txn, &model).await?;
             let (nodes, edges) = (&snapshot.nodes, &snapshot.edges);
-            diff_and_write(txn, &model.id, &[], &[], nodes, edges, now).await?;
-            Ok(model)
+            let diff = diff_and_write(txn, &model.id, &[], &[], nodes, edges, now).await?;
+            let change = Change {
+                meta: true,
+                rows: Some(diff.changes()),
+                deleted: false,
+            };
+            let recorded = events::record(txn, log, &model, change, now).await?;
+            Ok((model, Some(recorded)))
         }
         Some(stored) if replace && actor.is(&stored.owner_id) => {
             let mut stored = stored;
             let current_nodes = load_nodes(txn, &stored.id).await?;
             let current_edges = load_edges(txn, &stored.id).await?;
             let meta_changed = apply_meta(&mut stored, &snapshot.meta);
-            let written = diff_and_write(
+            let diff = diff_and_write(
                 txn,
                 &stored.id,
                 &current_nodes,
@@ -275,8 +345,15 @@ pub async fn write_imported_canvas(
                 now,
             )
             .await?;
-            if meta_changed || written.any() {
+            let mut recorded = None;
+            if meta_changed || diff.changes().any() {
                 bump(txn, &mut stored, updated_at).await?;
+                let change = Change {
+                    meta: meta_changed,
+                    rows: Some(diff.changes()),
+                    deleted: false,
+                };
+                recorded = Some(events::record(txn, log, &stored, change, now).await?);
                 canvas::Entity::update_many()
                     .col_expr(
                         canvas::Column::CreatedAt,
@@ -287,7 +364,7 @@ pub async fn write_imported_canvas(
                     .await?;
                 stored.created_at = created_at;
             }
-            Ok(stored)
+            Ok((stored, recorded))
         }
         Some(_) => Err(Error::AlreadyExists {
             field: "id".into(),
@@ -500,17 +577,36 @@ pub(super) async fn load_edges(
     stored::edges_of_canvases(txn, &[canvas_id.to_owned()]).await
 }
 
+/// The rows a save changes, as [`diff_and_write`] found and wrote them.
+pub(super) struct Diff<'a> {
+    deleted_edges: Vec<String>,
+    deleted_nodes: Vec<String>,
+    nodes: Vec<Row<'a, NodeInput>>,
+    edges: Vec<Row<'a, EdgeInput>>,
+}
+
+impl Diff<'_> {
+    pub(super) fn changes(&self) -> RowChanges<'_> {
+        RowChanges {
+            deleted_edges: &self.deleted_edges,
+            deleted_nodes: &self.deleted_nodes,
+            nodes: &self.nodes,
+            edges: &self.edges,
+        }
+    }
+}
+
 /// Compares the wanted lists with the stored rows and writes only the difference: deletes, then
 /// multi-row upserts of new and changed rows, nodes before the edges that reference them.
-async fn diff_and_write(
+async fn diff_and_write<'a>(
     txn: &DatabaseTransaction,
     canvas_id: &str,
     current_nodes: &[StoredNode],
     current_edges: &[StoredEdge],
-    nodes: &[NodeInput],
-    edges: &[EdgeInput],
+    nodes: &'a [NodeInput],
+    edges: &'a [EdgeInput],
     now: DateTime<Utc>,
-) -> Result<Written> {
+) -> Result<Diff<'a>> {
     let stored_nodes: HashMap<&str, &StoredNode> =
         current_nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let node_positions = assign_positions(
@@ -563,18 +659,14 @@ async fn diff_and_write(
         .map(|e| e.id.clone())
         .collect();
 
-    write_rows(
-        txn,
-        canvas_id,
-        &RowChanges {
-            deleted_edges: &deleted_edges,
-            deleted_nodes: &deleted_nodes,
-            nodes: &node_rows,
-            edges: &edge_rows,
-        },
-        now,
-    )
-    .await
+    let diff = Diff {
+        deleted_edges,
+        deleted_nodes,
+        nodes: node_rows,
+        edges: edge_rows,
+    };
+    write_rows(txn, canvas_id, &diff.changes(), now).await?;
+    Ok(diff)
 }
 
 /// A node or edge to write, where it goes, and when it was first written.
@@ -590,6 +682,16 @@ pub(super) struct RowChanges<'a> {
     pub deleted_nodes: &'a [String],
     pub nodes: &'a [Row<'a, NodeInput>],
     pub edges: &'a [Row<'a, EdgeInput>],
+}
+
+impl RowChanges<'_> {
+    /// Whether any row changes.
+    pub(super) fn any(&self) -> bool {
+        !(self.deleted_edges.is_empty()
+            && self.deleted_nodes.is_empty()
+            && self.nodes.is_empty()
+            && self.edges.is_empty())
+    }
 }
 
 /// Deletes, then upserts nodes before the edges that reference them, in statements sized to the
@@ -625,7 +727,7 @@ pub(super) async fn write_rows(
 }
 
 /// A JSON column's value from its text; PostgreSQL is told the text is `jsonb`.
-fn json_param(backend: DatabaseBackend, text: Option<&str>) -> Expr {
+pub(super) fn json_param(backend: DatabaseBackend, text: Option<&str>) -> Expr {
     let value = Expr::val(text.map(str::to_owned));
     match backend {
         DatabaseBackend::Postgres => Func::cast_as(value, "jsonb").into(),

@@ -14,6 +14,7 @@ use super::graph::{EdgeList, NodeList};
 use super::loaders::Loaders;
 use super::user::User;
 use super::{page_size, request};
+use crate::canvas::events::EventLog;
 use crate::canvas::{
     self as domain, CanvasChanges, CanvasFilter as DomainFilter, CanvasMetaInput, CanvasSnapshot,
     EdgeAttrs, EdgeInput, JsonText, NodeAttrs, NodeInput, Patch,
@@ -576,8 +577,9 @@ impl CanvasMutation {
             viewport: input.viewport.map_or(Patch::Keep, |v| Patch::Set(v.into())),
         };
         let id = input.id.map(|id| id.0);
+        let log = EventLog::new(req.live, None)?;
         Ok(Canvas(
-            domain::create_canvas(req.db, req.actor, id, meta, req.limits).await?,
+            domain::create_canvas(req.db, req.actor, id, meta, req.limits, &log).await?,
         ))
     }
 
@@ -588,6 +590,8 @@ impl CanvasMutation {
         id: ID,
         input: UpdateCanvasInput,
         expected_version: Option<i64>,
+        #[graphql(desc = "Echoed in the events of this write, so a client can skip its own.")]
+        client_mutation_id: Option<String>,
     ) -> Result<Canvas> {
         let req = request(ctx);
         let meta = CanvasMetaInput {
@@ -598,9 +602,18 @@ impl CanvasMutation {
             is_public: input.is_public,
             viewport: patch(input.viewport),
         };
+        let log = EventLog::new(req.live, client_mutation_id.as_deref())?;
         Ok(Canvas(
-            domain::update_canvas(req.db, req.actor, &id, meta, expected_version, req.limits)
-                .await?,
+            domain::update_canvas(
+                req.db,
+                req.actor,
+                &id,
+                meta,
+                expected_version,
+                req.limits,
+                &log,
+            )
+            .await?,
         ))
     }
 
@@ -611,6 +624,8 @@ impl CanvasMutation {
         ctx: &Context<'_>,
         input: CanvasSnapshotInput,
         expected_version: Option<i64>,
+        #[graphql(desc = "Echoed in the events of this write, so a client can skip its own.")]
+        client_mutation_id: Option<String>,
     ) -> Result<Canvas> {
         let req = request(ctx);
         let snapshot = CanvasSnapshot {
@@ -626,8 +641,17 @@ impl CanvasMutation {
             nodes: input.nodes.into_iter().map(Into::into).collect(),
             edges: input.edges.into_iter().map(Into::into).collect(),
         };
+        let log = EventLog::new(req.live, client_mutation_id.as_deref())?;
         Ok(Canvas(
-            domain::save_canvas(req.db, req.actor, snapshot, expected_version, req.limits).await?,
+            domain::save_canvas(
+                req.db,
+                req.actor,
+                snapshot,
+                expected_version,
+                req.limits,
+                &log,
+            )
+            .await?,
         ))
     }
 
@@ -638,6 +662,8 @@ impl CanvasMutation {
         canvas_id: ID,
         changes: CanvasChangesInput,
         expected_version: Option<i64>,
+        #[graphql(desc = "Echoed in the events of this write, so a client can skip its own.")]
+        client_mutation_id: Option<String>,
     ) -> Result<Canvas> {
         let req = request(ctx);
         let changes = CanvasChanges {
@@ -666,6 +692,7 @@ impl CanvasMutation {
                 .map(|id| id.0)
                 .collect(),
         };
+        let log = EventLog::new(req.live, client_mutation_id.as_deref())?;
         Ok(Canvas(
             domain::apply_canvas_changes(
                 req.db,
@@ -674,15 +701,24 @@ impl CanvasMutation {
                 changes,
                 expected_version,
                 req.limits,
+                &log,
             )
             .await?,
         ))
     }
 
     /// Deletes a canvas with its nodes, edges, assets and generations.
-    async fn delete_canvas(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+    async fn delete_canvas(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(desc = "Echoed in the `CanvasDeleted` event.")] client_mutation_id: Option<
+            String,
+        >,
+    ) -> Result<bool> {
         let req = request(ctx);
-        domain::delete_canvas(req.db, &req.assets.store, req.actor, &id).await?;
+        let log = EventLog::new(req.live, client_mutation_id.as_deref())?;
+        domain::delete_canvas(req.db, &req.assets.store, req.actor, &id, &log).await?;
         Ok(true)
     }
 
@@ -695,8 +731,9 @@ impl CanvasMutation {
         name: Option<String>,
     ) -> Result<Canvas> {
         let req = request(ctx);
+        let log = EventLog::new(req.live, None)?;
         Ok(Canvas(
-            domain::duplicate_canvas(req.db, req.actor, &id, name, req.limits).await?,
+            domain::duplicate_canvas(req.db, req.actor, &id, name, req.limits, &log).await?,
         ))
     }
 }

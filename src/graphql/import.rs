@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::canvas::Canvas;
 use super::{Shared, request};
+use crate::canvas::events::EventLog;
 use crate::import::{self as domain, ImportOptions, Importer, Quiet};
 
 type Result<T> = async_graphql::Result<T>;
@@ -220,8 +221,10 @@ impl ImportMutation {
     ) -> Result<ImportReport> {
         let req = request(ctx);
         let shared = ctx.data_unchecked::<Shared>();
+        let log = EventLog::new(req.live, None)?;
         let importer = Importer {
             db: req.db,
+            log: &log,
             assets: req.assets,
             keyring: &shared.keyring,
             limits: req.limits,

@@ -2,6 +2,7 @@
 //! canvas. A fresh set is made per request, so nothing is cached across requests.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -15,8 +16,20 @@ use crate::{assets, canvas, generations};
 /// same poll, so a short delay is enough to batch them.
 const BATCH_DELAY: Duration = Duration::from_micros(500);
 
-/// The loaders of one request.
-pub struct Loaders {
+/// The loaders of one request (or one subscription); clones share them.
+#[derive(Clone)]
+pub struct Loaders(Arc<LoaderSet>);
+
+impl std::ops::Deref for Loaders {
+    type Target = LoaderSet;
+
+    fn deref(&self) -> &LoaderSet {
+        &self.0
+    }
+}
+
+/// The loaders themselves.
+pub struct LoaderSet {
     pub node_counts: DataLoader<NodeCounts, HashMapCache>,
     pub edge_counts: DataLoader<EdgeCounts, HashMapCache>,
     pub nodes: DataLoader<Nodes, HashMapCache>,
@@ -32,7 +45,7 @@ impl Loaders {
         fn make<T: Loader<String>>(loader: T) -> DataLoader<T, HashMapCache> {
             DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY)
         }
-        Loaders {
+        Loaders(Arc::new(LoaderSet {
             node_counts: make(NodeCounts(db.clone())),
             edge_counts: make(EdgeCounts(db.clone())),
             nodes: make(Nodes(db.clone())),
@@ -41,7 +54,19 @@ impl Loaders {
             assets: make(CanvasAssets(db.clone())),
             asset_by_id: make(AssetsById(db.clone())),
             generation_by_id: make(GenerationsById(db.clone())),
-        }
+        }))
+    }
+
+    /// Forgets everything loaded so far; a subscription does this before each event.
+    pub fn clear(&self) {
+        self.node_counts.clear::<String>();
+        self.edge_counts.clear::<String>();
+        self.nodes.clear::<String>();
+        self.edges.clear::<String>();
+        self.users.clear::<String>();
+        self.assets.clear::<String>();
+        self.asset_by_id.clear::<String>();
+        self.generation_by_id.clear::<String>();
     }
 }
 

@@ -9,6 +9,7 @@ mod graph;
 mod import;
 mod kv;
 mod limits;
+mod live;
 mod loaders;
 mod server;
 mod settings;
@@ -16,15 +17,17 @@ mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 use sea_orm::DatabaseConnection;
 
+pub use live::SessionExpiry;
 pub use loaders::Loaders;
 
 use crate::assets::Assets;
 use crate::auth::Actor;
 use crate::config::{AbuseLimits, KvConfig, Limits};
 use crate::info::ServerInfo;
+use crate::live::Live;
 use crate::settings::Keyring;
 
 #[derive(MergedObject, Default)]
@@ -48,10 +51,14 @@ pub struct Mutation(
     import::ImportMutation,
 );
 
-pub type EaselSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(live::LiveSubscription);
 
-/// What every resolver may read from the schema: the database, the asset store, the limits,
-/// the keyring that seals API keys and the facts `serverInfo` shows.
+pub type EaselSchema = Schema<Query, Mutation, Subscription>;
+
+/// What every resolver may read from the schema: the database, the asset store, the limits, the
+/// keyring that seals API keys, the facts `serverInfo` shows, and the live hub that canvas
+/// events go through.
 #[derive(Clone)]
 pub struct Shared {
     pub db: DatabaseConnection,
@@ -60,6 +67,7 @@ pub struct Shared {
     pub kv: KvConfig,
     pub keyring: Keyring,
     pub info: Arc<ServerInfo>,
+    pub live: Live,
 }
 
 /// The URL this server is reached at, for the upload and download URLs it hands out; set per
@@ -69,14 +77,18 @@ pub struct BaseUrl(pub String);
 
 /// Builds the schema over a database.
 pub fn build_schema(shared: Shared, abuse: &AbuseLimits, introspection: bool) -> EaselSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(shared)
-        .limit_depth(abuse.max_depth)
-        .limit_complexity(abuse.max_complexity)
-        .extension(limits::FieldLimit {
-            max_fields: abuse.max_fields,
-            max_aliases: abuse.max_aliases,
-        });
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(shared)
+    .limit_depth(abuse.max_depth)
+    .limit_complexity(abuse.max_complexity)
+    .extension(limits::FieldLimit {
+        max_fields: abuse.max_fields,
+        max_aliases: abuse.max_aliases,
+    });
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -85,9 +97,13 @@ pub fn build_schema(shared: Shared, abuse: &AbuseLimits, introspection: bool) ->
 
 /// The schema's SDL, as `easel schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 /// The per-request pieces a resolver needs.
@@ -97,6 +113,7 @@ pub(crate) struct Request<'a> {
     pub limits: &'a Limits,
     pub actor: &'a Actor,
     pub base_url: &'a str,
+    pub live: &'a Live,
 }
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> Request<'a> {
@@ -107,6 +124,7 @@ pub(crate) fn request<'a>(ctx: &Context<'a>) -> Request<'a> {
         limits: &shared.limits,
         actor: ctx.data_unchecked::<Actor>(),
         base_url: ctx.data_opt::<BaseUrl>().map_or("", |b| b.0.as_str()),
+        live: &shared.live,
     }
 }
 

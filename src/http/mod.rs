@@ -2,6 +2,7 @@
 //! metrics.
 
 mod files;
+mod websocket;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,7 +53,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.abuse.cors_origins);
     let graphql_route =
         axum::routing::post(graphql)
-            .get(graphiql)
+            .get(graphql_get)
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 timeout,
@@ -136,7 +137,25 @@ impl RateLimit {
     }
 }
 
-async fn graphiql(State(state): State<AppState>) -> Response {
+/// `GET /graphql`: a WebSocket for subscriptions, or GraphiQL in a browser.
+async fn graphql_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        websocket::upgrade(state, peer, request).await
+    } else {
+        graphiql(state).await
+    }
+}
+
+async fn graphiql(state: AppState) -> Response {
     if !state.introspection {
         return (
             StatusCode::NOT_FOUND,
@@ -292,6 +311,16 @@ fn too_many_requests(wait: Duration) -> Response {
     response
 }
 
+/// Counts a request against the caller's rate; the 429 to answer when it is over.
+fn over_rate(state: &AppState, actor: &Actor, peer: SocketAddr) -> Option<Response> {
+    let limiter = state.rate_limiter.as_ref()?;
+    let key = match actor {
+        Actor::User(id) => format!("user:{id}"),
+        Actor::Anonymous => format!("addr:{}", peer.ip()),
+    };
+    limiter.check(&key).err().map(too_many_requests)
+}
+
 async fn graphql(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -307,14 +336,8 @@ async fn graphql(
         Ok(found) => found,
         Err(rejected) => return unauthorized(&rejected),
     };
-    if let Some(limiter) = &state.rate_limiter {
-        let key = match &actor {
-            Actor::User(id) => format!("user:{id}"),
-            Actor::Anonymous => format!("addr:{}", peer.ip()),
-        };
-        if let Err(wait) = limiter.check(&key) {
-            return too_many_requests(wait);
-        }
+    if let Some(response) = over_rate(&state, &actor, peer) {
+        return response;
     }
     if let Some(claims) = &claims
         && let Err(err) = REQUEST_ID

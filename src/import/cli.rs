@@ -14,7 +14,8 @@ use super::{
 };
 use crate::assets::{AssetStore, Assets, TokenSigner};
 use crate::auth::Actor;
-use crate::config::{DatabaseArgs, Limits, SecretArgs, StoreArgs};
+use crate::canvas::events::EventLog;
+use crate::config::{DatabaseArgs, Limits, LiveConfig, SecretArgs, StoreArgs};
 use crate::db::{self, DbStats};
 use crate::secret::ServerSecrets;
 use crate::settings::Keyring;
@@ -109,8 +110,12 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         ..Limits::default()
     };
     let actor = args.user.clone().map_or_else(Actor::local, Actor::User);
+    // Events are recorded for servers' subscribers; their size caps are the defaults.
+    let live = LiveConfig::default();
+    let log = EventLog::detached(&live);
     let importer = Importer {
         db: &db,
+        log: &log,
         assets: &assets,
         keyring: &keyring,
         limits: &limits,

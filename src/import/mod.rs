@@ -25,8 +25,9 @@ use sha2::{Digest, Sha256};
 
 use crate::assets::{Assets, cleanup};
 use crate::auth::{Actor, ensure_user};
+use crate::canvas::events::EventLog;
 use crate::canvas::{
-    CanvasId, CanvasMetaInput, CanvasSnapshot, JsonText, Patch, write_imported_canvas,
+    CanvasId, CanvasMetaInput, CanvasSnapshot, CanvasTimes, JsonText, Patch, write_imported_canvas,
 };
 use crate::config::Limits;
 use crate::db::begin_write;
@@ -123,6 +124,8 @@ impl Progress for Quiet {}
 /// What importing needs besides the input.
 pub struct Importer<'a> {
     pub db: &'a DatabaseConnection,
+    /// Where imported canvases' events go, for live subscribers.
+    pub log: &'a EventLog<'a>,
     pub assets: &'a Assets,
     pub keyring: &'a Keyring,
     pub limits: &'a Limits,
@@ -362,14 +365,17 @@ impl Importer<'_> {
         let created_at = content.created_at.unwrap_or(now);
         let updated_at = content.updated_at.unwrap_or(created_at);
         let txn = begin_write(self.db).await?;
-        let model = write_imported_canvas(
+        let (model, recorded) = write_imported_canvas(
             &txn,
             actor,
             &snapshot,
-            created_at,
-            updated_at,
+            CanvasTimes {
+                created_at,
+                updated_at,
+            },
             replace,
             self.limits,
+            self.log,
         )
         .await?;
         for chunk in new_assets.chunks(500) {
@@ -378,6 +384,9 @@ impl Importer<'_> {
                 .await?;
         }
         txn.commit().await?;
+        if let Some(recorded) = recorded {
+            self.log.committed(recorded);
+        }
         Ok(model)
     }
 

@@ -187,26 +187,36 @@ pub async fn apply_canvas_changes(
         .keys()
         .filter(|id| !known_edges.contains_key(**id))
         .count();
-    let (node_count, edge_count, last_node, last_edge) = stored::extent(&txn, canvas_id).await?;
-    let nodes_after = node_count + new_nodes - changes.delete_node_ids.len();
-    if nodes_after > limits.max_nodes {
-        return Err(Error::bad_input(
-            "changes.upsertNodes",
-            format!(
-                "{nodes_after} nodes is more than the limit of {} per canvas",
-                limits.max_nodes
-            ),
-        ));
+    // Only additions can go over a limit, and only they need the last position.
+    let mut last_node = 0;
+    if new_nodes > 0 {
+        let (count, last) = stored::node_extent(&txn, canvas_id).await?;
+        last_node = last;
+        let nodes_after = count + new_nodes - changes.delete_node_ids.len();
+        if nodes_after > limits.max_nodes {
+            return Err(Error::bad_input(
+                "changes.upsertNodes",
+                format!(
+                    "{nodes_after} nodes is more than the limit of {} per canvas",
+                    limits.max_nodes
+                ),
+            ));
+        }
     }
-    let edges_after = edge_count + new_edges - deleted_edges.len();
-    if edges_after > limits.max_edges {
-        return Err(Error::bad_input(
-            "changes.upsertEdges",
-            format!(
-                "{edges_after} edges is more than the limit of {} per canvas",
-                limits.max_edges
-            ),
-        ));
+    let mut last_edge = 0;
+    if new_edges > 0 {
+        let (count, last) = stored::edge_extent(&txn, canvas_id).await?;
+        last_edge = last;
+        let edges_after = count + new_edges - deleted_edges.len();
+        if edges_after > limits.max_edges {
+            return Err(Error::bad_input(
+                "changes.upsertEdges",
+                format!(
+                    "{edges_after} edges is more than the limit of {} per canvas",
+                    limits.max_edges
+                ),
+            ));
+        }
     }
 
     // Rows that differ: changed ones in place, new ones after the last.

@@ -377,12 +377,9 @@ pub async fn edges_touching(
     Ok(ids)
 }
 
-/// How many nodes and edges a canvas has, and the last sort position of each (0 when none).
-pub async fn extent(
-    db: &impl ConnectionTrait,
-    canvas_id: &str,
-) -> Result<(usize, usize, i64, i64)> {
-    let (nodes, last_node): (i64, Option<i64>) = canvas_node::Entity::find()
+/// How many nodes a canvas has, and the last sort position (0 when none).
+pub async fn node_extent(db: &impl ConnectionTrait, canvas_id: &str) -> Result<(usize, i64)> {
+    let (count, last): (i64, Option<i64>) = canvas_node::Entity::find()
         .select_only()
         .column_as(canvas_node::Column::Id.count(), "count")
         .column_as(canvas_node::Column::SortPosition.max(), "last")
@@ -391,7 +388,12 @@ pub async fn extent(
         .one(db)
         .await?
         .unwrap_or_default();
-    let (edges, last_edge): (i64, Option<i64>) = canvas_edge::Entity::find()
+    Ok((count as usize, last.unwrap_or(0)))
+}
+
+/// How many edges a canvas has, and the last sort position (0 when none).
+pub async fn edge_extent(db: &impl ConnectionTrait, canvas_id: &str) -> Result<(usize, i64)> {
+    let (count, last): (i64, Option<i64>) = canvas_edge::Entity::find()
         .select_only()
         .column_as(canvas_edge::Column::Id.count(), "count")
         .column_as(canvas_edge::Column::SortPosition.max(), "last")
@@ -400,10 +402,5 @@ pub async fn extent(
         .one(db)
         .await?
         .unwrap_or_default();
-    Ok((
-        nodes as usize,
-        edges as usize,
-        last_node.unwrap_or(0),
-        last_edge.unwrap_or(0),
-    ))
+    Ok((count as usize, last.unwrap_or(0)))
 }

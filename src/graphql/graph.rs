@@ -13,7 +13,7 @@
 //! path; the schema uses none.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
@@ -23,32 +23,11 @@ use async_graphql::{
     Positioned, SelectionField, ServerResult, SimpleObject, Value,
 };
 use chrono::{DateTime, Utc};
-use indexmap::IndexMap;
-use serde::ser::{SerializeMap, SerializeStruct};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::raw::{RawText, RawTexts, raw};
 use crate::canvas::{JsonText, StoredEdge, StoredNode};
-
-/// The key serde_json gives a raw value; async-graphql writes such an object as the raw text.
-static RAW: LazyLock<Name> = LazyLock::new(|| Name::new(async_graphql_value::RAW_VALUE_TOKEN));
-
-/// A GraphQL value that is written out as this JSON text.
-fn raw(text: String) -> Value {
-    Value::Object(IndexMap::from([(RAW.clone(), Value::String(text))]))
-}
-
-/// JSON text written as it is by serde_json's serializer: the way `RawValue` writes itself,
-/// without parsing the text again. Only text known to be JSON goes in.
-struct RawText<'a>(&'a str);
-
-impl Serialize for RawText<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let token = async_graphql_value::RAW_VALUE_TOKEN;
-        let mut raw = serializer.serialize_struct(token, 1)?;
-        raw.serialize_field(token, self.0)?;
-        raw.end()
-    }
-}
 
 /// One field's answer, borrowed from the row.
 enum Cell<'a> {
@@ -425,6 +404,7 @@ impl<T, F: Copy, V: for<'r> Fn(&'r T, F) -> Cell<'r>> Serialize for Answer<'_, T
 /// Every item answered by a plan, as one raw JSON array: no tree of values is built, and
 /// async-graphql hands the text through.
 fn answer_all<T, F: Copy, V: for<'r> Fn(&'r T, F) -> Cell<'r>>(
+    ctx: &ContextSelectionSet<'_>,
     plan: &Plan<F>,
     items: &[T],
     value: &V,
@@ -435,7 +415,11 @@ fn answer_all<T, F: Copy, V: for<'r> Fn(&'r T, F) -> Cell<'r>>(
         .collect();
     let text = serde_json::to_string(&answers)
         .map_err(|e| async_graphql::ServerError::new(e.to_string(), None))?;
-    Ok(raw(text))
+    // Over HTTP the text is written into the answer as it is; elsewhere async-graphql checks it.
+    Ok(match ctx.data_opt::<Arc<RawTexts>>() {
+        Some(texts) => texts.put(text),
+        None => raw(text),
+    })
 }
 
 #[cfg(test)]
@@ -570,7 +554,7 @@ impl OutputType for NodeList {
         let selection = ctx_field.field();
         let is_object = |name: &str| name == "position";
         match compile(selection.selection_set(), None, &node_field, &is_object) {
-            Some(plan) => answer_all(&plan, &self.0, &node_value),
+            Some(plan) => answer_all(ctx, &plan, &self.0, &node_value),
             None => {
                 fell_back();
                 let nodes = self.0.iter().cloned().map(CanvasNode);
@@ -685,7 +669,7 @@ impl OutputType for EdgeList {
         let ctx_field = ctx.with_field(field);
         let selection = ctx_field.field();
         match compile(selection.selection_set(), None, &edge_field, &|_| false) {
-            Some(plan) => answer_all(&plan, &self.0, &edge_value),
+            Some(plan) => answer_all(ctx, &plan, &self.0, &edge_value),
             None => {
                 fell_back();
                 let edges = self.0.iter().cloned().map(CanvasEdge);

@@ -11,6 +11,7 @@ mod kv;
 mod limits;
 mod live;
 mod loaders;
+mod raw;
 mod server;
 mod settings;
 mod user;
@@ -22,6 +23,7 @@ use sea_orm::DatabaseConnection;
 
 pub use live::SessionExpiry;
 pub use loaders::Loaders;
+pub use raw::{GraphQLBody, RawTexts};
 
 use crate::assets::Assets;
 use crate::auth::Actor;

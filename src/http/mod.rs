@@ -39,7 +39,7 @@ use crate::auth::{Actor, sync_user};
 use crate::config::AbuseLimits;
 use crate::db;
 use crate::error::{Error, REQUEST_ID};
-use crate::graphql::{BaseUrl, Loaders};
+use crate::graphql::{BaseUrl, GraphQLBody, Loaders, RawTexts};
 
 /// Most files one multipart request may carry.
 const MAX_FILES_PER_REQUEST: usize = 10;
@@ -368,11 +368,13 @@ async fn graphql(
         );
     }
     // Each operation gets its own loaders: their caches hold one operation's reads.
+    let raw = Arc::new(RawTexts::default());
     let prepare = |request: async_graphql::Request| {
         request
             .data(actor.clone())
             .data(BaseUrl(base_url.clone()))
             .data(Loaders::new(&state.db))
+            .data(raw.clone())
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(prepare(request)),
@@ -383,7 +385,7 @@ async fn graphql(
     let response = REQUEST_ID
         .scope(request_id, state.schema.execute_batch(batch))
         .await;
-    async_graphql_axum::GraphQLResponse::from(response).into_response()
+    GraphQLBody { response, raw }.into_response()
 }
 
 /// The process is up.

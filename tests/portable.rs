@@ -411,3 +411,141 @@ async fn db_copy_from_sqlite_to_postgres_and_back_answers_every_read_the_same() 
     source.stop().await;
     pg.drop_database().await;
 }
+
+/// Every file under `root` (hidden ones aside: stores write temporary files first), by path
+/// relative to it, with its bytes.
+fn files_under(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut found = BTreeMap::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                found.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_assets_migrate_completes_on_a_rerun_with_every_object_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let source_root = dir.path().join("assets");
+    for i in 0..40u8 {
+        let folder = source_root.join(format!("user-{}", i % 3)).join("canvas-1");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join(format!("asset-{i:02}")),
+            png(512 * 1024 + i as usize, i),
+        )
+        .unwrap();
+    }
+    // An upload still in progress is not an asset: it stays behind.
+    std::fs::write(
+        source_root.join("user-0/canvas-1/asset-99.upload"),
+        b"partial",
+    )
+    .unwrap();
+    let mut source = files_under(&source_root);
+    source.remove("user-0/canvas-1/asset-99.upload");
+
+    let s3 = common::s3::S3Server::start().await;
+    let bucket = s3.root().join(&s3.bucket);
+    let command = |extra: &[&str]| {
+        let mut command = easel(dir.path());
+        command.args(["assets", "migrate", "--asset-store"]);
+        command.arg(format!("file://{}", source_root.display()));
+        command.args(["--to", &s3.url(), "--concurrency", "1"]);
+        for (key, value) in s3.object_store_options() {
+            command.arg("--to-option").arg(format!("{key}={value}"));
+        }
+        command.args(extra);
+        command
+    };
+
+    // The first run is killed as soon as it reports its first copied object.
+    let mut first = command(&[]);
+    first
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let first_line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        let mut child = common::process::KillOnDrop(first.spawn().unwrap());
+        let stdout = child.0.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let line = lines
+            .find(|l| l.as_ref().is_ok_and(|l| l.starts_with("copied ")))
+            .expect("the first run reports a copied object")
+            .unwrap();
+        child.0.kill().ok();
+        child.0.wait().ok();
+        line
+    })
+    .await
+    .unwrap();
+    let after_kill = files_under(&bucket);
+    assert!(
+        !after_kill.is_empty(),
+        "{first_line}: nothing in the target"
+    );
+    for (key, bytes) in &after_kill {
+        assert_eq!(
+            Some(bytes),
+            source.get(key),
+            "{key}: a partial object after the kill"
+        );
+    }
+
+    eprintln!(
+        "{} of {} objects were copied before the kill",
+        after_kill.len(),
+        source.len()
+    );
+    // The re-run skips what is there and copies the rest.
+    let output = run_async(command(&[])).await;
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let skipped = out
+        .lines()
+        .filter(|l| l.starts_with("already there"))
+        .count();
+    assert_eq!(skipped, after_kill.len(), "{out}");
+    assert!(
+        out.contains(&format!("EASEL_ASSET_STORE={}", s3.url())),
+        "{out}"
+    );
+    assert_eq!(
+        files_under(&bucket),
+        source,
+        "the target holds every object, equal"
+    );
+
+    // With --delete-source, the copies are verified and only then the sources go.
+    let output = run_async(command(&["--delete-source"])).await;
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("matched its source by SHA-256"), "{out}");
+    assert_eq!(files_under(&bucket), source);
+    let left: Vec<String> = files_under(&source_root).into_keys().collect();
+    assert_eq!(left, vec!["user-0/canvas-1/asset-99.upload".to_owned()]);
+    s3.stop().await;
+}

@@ -49,6 +49,11 @@ enum Command {
     Token(TokenArgs),
     /// Import canvases (and settings) a canvas app kept in the browser, from a JSON file.
     Import(Box<ImportArgs>),
+    /// Write canvases, nodes, edges, runs, settings (without API keys), key-value entries and
+    /// asset bytes to one portable archive.
+    Export(Box<crate::portable::export::ExportArgs>),
+    /// Load an archive of `easel export` into this instance (any database, any store).
+    Restore(Box<crate::portable::restore::RestoreArgs>),
     /// Move a whole database to another one.
     Db {
         #[command(subcommand)]
@@ -204,6 +209,8 @@ pub async fn run() -> ExitCode {
         Some(Command::Db {
             action: DbAction::Copy(args),
         }) => crate::portable::db_copy::run(args).await,
+        Some(Command::Export(args)) => crate::portable::export::run(*args).await,
+        Some(Command::Restore(args)) => crate::portable::restore::run(*args).await,
         Some(Command::Token(args)) => token(args),
         Some(Command::Import(args)) => crate::import::cli::run(*args).await,
         Some(Command::Schema) => {

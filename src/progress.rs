@@ -56,6 +56,13 @@ impl Meter {
         }
     }
 
+    /// `steps` more done, shown on the bar only (for steps too many to print each).
+    pub fn tick(&self, steps: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(steps);
+        }
+    }
+
     /// A line above the bar (or a plain line).
     pub fn say(&self, line: impl Into<String>) {
         let line = line.into();

@@ -262,6 +262,38 @@ async fn read_all(app: &TestApp) -> Value {
             "kv": kv })
 }
 
+/// Checks that `read_all` saw what `populate` made, so comparisons compare something.
+fn assert_populated(all: &Value) {
+    assert_eq!(all["canvases"].as_object().unwrap().len(), 2, "{all:#}");
+    assert_eq!(all["canvases"]["c1"]["nodes"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        all["canvases"]["c1"]["edges"][0]["markerEnd"],
+        json!({ "type": "arrowclosed" })
+    );
+    assert_eq!(all["assets"]["totalCount"], 3);
+    assert_eq!(
+        all["generations"]["generations"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(all["settings"]["apiKey"], "sk-test-0123456789abcdef");
+    assert_eq!(
+        all["kv"]["prefs"]["kvList"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let asset = &all["canvases"]["c1"]["assets"][0];
+    assert_eq!(
+        asset["url"].as_str().unwrap().len(),
+        64,
+        "bytes downloaded: {asset}"
+    );
+}
+
 /// Replaces an asset's `url` by the SHA-256 of what it downloads.
 async fn downloaded(app: &TestApp, asset: &mut Value) {
     let Some(url) = asset["url"].as_str() else {
@@ -338,6 +370,7 @@ async fn db_copy_from_sqlite_to_postgres_and_back_answers_every_read_the_same() 
     let source = TestApp::spawn(Backend::Sqlite).await.unwrap();
     populate(&source).await;
     let before = read_all(&source).await;
+    assert_populated(&before);
     let secret_dir = source.dir.path().to_owned();
     let store = format!("file://{}/assets", secret_dir.display());
 
@@ -548,4 +581,184 @@ async fn an_interrupted_assets_migrate_completes_on_a_rerun_with_every_object_eq
     let left: Vec<String> = files_under(&source_root).into_keys().collect();
     assert_eq!(left, vec!["user-0/canvas-1/asset-99.upload".to_owned()]);
     s3.stop().await;
+}
+
+/// `easel restore FILE` into `app`'s database and store (credentials of an S3 store in the
+/// environment, as a server would have them); (success, stdout, stderr).
+async fn restore_into(
+    app: &TestApp,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> (bool, String, String) {
+    let mut command = easel(app.dir.path());
+    command.arg("restore").arg(file);
+    command.args(["--database-url", &app.database_url]);
+    match &app.s3 {
+        Some(s3) => {
+            command.args(["--asset-store", &s3.url()]);
+            for (key, value) in s3.object_store_options() {
+                command.env(key.to_ascii_uppercase(), value);
+            }
+        }
+        None => {
+            command.arg("--asset-store");
+            command.arg(format!("file://{}/assets", app.dir.path().display()));
+        }
+    }
+    command.args(extra);
+    let output = run_async(command).await;
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// What a restored instance should answer: the source's answers, less the API keys (an archive
+/// carries no secrets) and with the target's own `local` user row (it exists before a restore).
+fn expected_after_restore(before: &Value, after: &Value) -> Value {
+    let mut expected = before.clone();
+    expected["me"]["me"]["createdAt"] = after["me"]["me"]["createdAt"].clone();
+    expected["settings"]["settings"]["apiKeys"] = json!([]);
+    expected["settings"]["apiKey"] = Value::Null;
+    expected
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn export_then_restore_from_sqlite_into_postgres_on_s3_answers_every_read_the_same() {
+    let Some(target) = TestApp::spawn_on(Backend::Postgres, common::Store::S3, |_| {}).await else {
+        return;
+    };
+    let source = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    populate(&source).await;
+    let before = read_all(&source).await;
+    assert_populated(&before);
+
+    let file = source.dir.path().join("backup.tar.gz");
+    let store = format!("file://{}/assets", source.dir.path().display());
+    let (ok, out, err) = easel_run(
+        source.dir.path(),
+        &[
+            "export",
+            "-o",
+            file.to_str().unwrap(),
+            "--database-url",
+            &source.database_url,
+            "--asset-store",
+            &store,
+        ],
+    )
+    .await;
+    assert!(ok, "export failed:\n{out}\n{err}");
+    assert!(out.contains("3 asset objects"), "{out}");
+    assert!(!std::fs::read(&file).unwrap().is_empty());
+
+    let (ok, out, err) = restore_into(&target, &file, &[]).await;
+    assert!(ok, "restore failed:\n{out}\n{err}");
+    let after = read_all(&target).await;
+    assert_same(&expected_after_restore(&before, &after), &after);
+
+    // Run again: refused before anything is written or uploaded, and nothing changes.
+    let (ok, out, err) = restore_into(&target, &file, &[]).await;
+    assert!(!ok, "a second restore must be refused:\n{out}");
+    assert!(err.contains("exist here already"), "{err}");
+    assert_same(&after, &read_all(&target).await);
+
+    // With --skip-existing it keeps all that is there and succeeds.
+    let (ok, out, err) = restore_into(&target, &file, &["--skip-existing"]).await;
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("kept as they were: 2 canvases, 3 assets"),
+        "{out}"
+    );
+    assert_same(&after, &read_all(&target).await);
+
+    // Only one canvas, for one user: that canvas with its nodes, edges, assets and runs.
+    let one = source.dir.path().join("c2.tar.gz");
+    let (ok, out, err) = easel_run(
+        source.dir.path(),
+        &[
+            "export",
+            "--canvas",
+            "c2",
+            "--user",
+            "local",
+            "-o",
+            one.to_str().unwrap(),
+            "--database-url",
+            &source.database_url,
+            "--asset-store",
+            &store,
+        ],
+    )
+    .await;
+    assert!(ok, "{out}\n{err}");
+    let fresh = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let (ok, out, err) = restore_into(&fresh, &one, &[]).await;
+    assert!(ok, "{out}\n{err}");
+    let restored = read_all(&fresh).await;
+    assert_eq!(
+        restored["canvases"].as_object().unwrap().len(),
+        1,
+        "{restored:#}"
+    );
+    assert_same(&before["canvases"]["c2"], &restored["canvases"]["c2"]);
+    assert_eq!(
+        restored["kv"],
+        json!({}),
+        "settings and kv go with a whole user only"
+    );
+
+    fresh.stop().await;
+    target.stop().await;
+    source.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restore_that_fails_in_the_database_leaves_no_rows_and_no_uploaded_objects() {
+    let source = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    populate(&source).await;
+    let file = source.dir.path().join("backup.tar.gz");
+    let store = format!("file://{}/assets", source.dir.path().display());
+    let (ok, out, err) = easel_run(
+        source.dir.path(),
+        &[
+            "export",
+            "-o",
+            file.to_str().unwrap(),
+            "--database-url",
+            &source.database_url,
+            "--asset-store",
+            &store,
+        ],
+    )
+    .await;
+    assert!(ok, "{out}\n{err}");
+
+    // The target already has one of the archive's key-value entries: the rows clash only when
+    // written, after the bytes went up.
+    let target = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    target
+        .data(
+            "mutation { kvSet(namespace: \"prefs\", key: \"layout\", value: 1) { version } }",
+            json!({}),
+        )
+        .await;
+    let before = read_all(&target).await;
+    let (ok, out, err) = restore_into(&target, &file, &[]).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("kv_entries"), "{err}");
+    assert!(
+        err.contains("removed the 3 objects this run uploaded"),
+        "{err}"
+    );
+    assert_same(&before, &read_all(&target).await);
+    assert_eq!(
+        target.stored_objects(),
+        Some(vec![]),
+        "uploaded objects are removed"
+    );
+
+    target.stop().await;
+    source.stop().await;
 }

@@ -709,6 +709,25 @@ async fn export_then_restore_from_sqlite_into_postgres_on_s3_answers_every_read_
         "settings and kv go with a whole user only"
     );
 
+    // A canvas made here under an archived id stays as it is, its archived assets with it.
+    fresh
+        .data(
+            "mutation { createCanvas(input: { id: \"c1\", name: \"mine\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let (ok, out, err) = restore_into(&fresh, &file, &["--skip-existing"]).await;
+    assert!(ok, "{out}\n{err}");
+    let merged = read_all(&fresh).await;
+    assert_eq!(merged["canvases"]["c1"]["name"], "mine");
+    assert_eq!(merged["canvases"]["c1"]["nodes"], json!([]));
+    assert_eq!(merged["canvases"]["c1"]["assets"], json!([]));
+    assert_eq!(
+        merged["assets"]["totalCount"], 2,
+        "c2's and the one without a canvas"
+    );
+    assert_same(&before["kv"], &merged["kv"]);
+
     fresh.stop().await;
     target.stop().await;
     source.stop().await;

@@ -157,7 +157,7 @@ fn restore(
     if let Some((id, _)) = plan
         .assets
         .iter()
-        .find(|(id, a)| a.has_bytes && a.key.is_none() && !plan.existing_assets.contains(*id))
+        .find(|(id, a)| a.has_bytes && a.key.is_none() && !kept(plan, id, a))
     {
         anyhow::bail!("the archive lacks the bytes of asset {id}");
     }
@@ -335,6 +335,15 @@ async fn existing(
     Ok(found)
 }
 
+/// Whether an asset of the archive stays as it is here (it, or its canvas, exists).
+fn kept(plan: &Plan, id: &str, asset: &AssetPlan) -> bool {
+    plan.existing_assets.contains(id)
+        || asset
+            .canvas
+            .as_ref()
+            .is_some_and(|c| plan.existing_canvases.contains(c))
+}
+
 /// Streams one blob from the archive to this store's key for its asset.
 fn upload(
     handle: &Handle,
@@ -347,12 +356,7 @@ fn upload(
     let Some(asset) = plan.assets.get(id) else {
         anyhow::bail!("blob {id} belongs to no asset of the archive");
     };
-    if plan.existing_assets.contains(id)
-        || asset
-            .canvas
-            .as_ref()
-            .is_some_and(|c| plan.existing_canvases.contains(c))
-    {
+    if kept(plan, id, asset) {
         return Ok(());
     }
     let key = store.key(&asset.owner, asset.canvas.as_deref(), id);

@@ -39,27 +39,14 @@ struct Copied {
 
 /// Runs `easel db copy`.
 pub async fn run(args: CopyArgs) -> anyhow::Result<()> {
-    let from_kind = database_kind(&args.from)?;
     database_kind(&args.to)?;
-    if from_kind == DatabaseKind::Sqlite
-        && let Some(path) = sqlite_file(&args.from)
-        && !std::path::Path::new(&path).exists()
-    {
-        anyhow::bail!("--from: {path} does not exist");
-    }
     if same_database(&args.from, &args.to) {
         anyhow::bail!("--from and --to name the same database");
     }
     let stats = Arc::new(DbStats::default());
-    let source = db::connect(&args.from, 2, stats.clone()).await?;
-    let pending = Migrator::get_pending_migrations(&source).await?;
-    if !pending.is_empty() {
-        anyhow::bail!(
-            "--from is not at the current schema ({} migrations pending): run `easel migrate up` \
-             on it first",
-            pending.len()
-        );
-    }
+    let source = open_existing(&args.from, stats.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let target = db::connect(&args.to, 2, stats).await?;
     db::migrate(&target).await?;
 
@@ -215,6 +202,30 @@ async fn checksum(
         sum.add(&row?);
     }
     Ok(sum)
+}
+
+/// Connects to a database that must exist and be at the current schema: commands that read
+/// one never create or migrate it.
+pub(crate) async fn open_existing(
+    url: &str,
+    stats: Arc<DbStats>,
+) -> anyhow::Result<DatabaseConnection> {
+    if database_kind(url)? == DatabaseKind::Sqlite
+        && let Some(path) = sqlite_file(url)
+        && !std::path::Path::new(&path).exists()
+    {
+        anyhow::bail!("{path} does not exist");
+    }
+    let db = db::connect(url, 2, stats).await?;
+    let pending = Migrator::get_pending_migrations(&db).await?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database is not at the current schema ({} migrations pending): run `easel \
+             migrate up` on it first",
+            pending.len()
+        );
+    }
+    Ok(db)
 }
 
 fn sqlite_file(url: &str) -> Option<String> {

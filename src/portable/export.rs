@@ -20,7 +20,7 @@ use super::archive::{self, ARCHIVED_TABLES, Exact, Manifest, Scope, TableColumns
 use super::tables::{self, Cell, Table};
 use crate::assets::AssetStore;
 use crate::config::{DatabaseArgs, StoreArgs};
-use crate::db::{self, DbStats};
+use crate::db::DbStats;
 use crate::progress::{Meter, throughput};
 
 /// `easel export`'s flags.
@@ -51,8 +51,9 @@ struct Written {
 
 /// Runs `easel export`.
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    crate::config::database_kind(&args.database.database_url)?;
-    let db = db::connect(&args.database.database_url, 2, Arc::new(DbStats::default())).await?;
+    let db =
+        super::db_copy::open_existing(&args.database.database_url, Arc::new(DbStats::default()))
+            .await?;
     let store = AssetStore::open(&args.store.into_asset_config())?;
     let scope = Scope {
         user: args.user,

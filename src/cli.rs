@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `schema`, `assets gc`, `keys rotate`,
-//! `import`.
+//! The command line: `serve` (the default), `migrate`, `schema`, `assets gc`, `assets migrate`,
+//! `keys rotate`, `import`, `export`, `restore`, `db copy`.
 
 use std::process::ExitCode;
 
@@ -49,6 +49,16 @@ enum Command {
     Token(TokenArgs),
     /// Import canvases (and settings) a canvas app kept in the browser, from a JSON file.
     Import(Box<ImportArgs>),
+    /// Write canvases, nodes, edges, runs, settings (without API keys), key-value entries and
+    /// asset bytes to one portable archive.
+    Export(Box<crate::portable::export::ExportArgs>),
+    /// Load an archive of `easel export` into this instance (any database, any store).
+    Restore(Box<crate::portable::restore::RestoreArgs>),
+    /// Move a whole database to another one.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
     /// Look after the server secrets that seal users' API keys.
     Keys {
         #[command(subcommand)]
@@ -124,7 +134,17 @@ enum KeysAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum DbAction {
+    /// Copy every table from one database to another (SQLite to PostgreSQL or back), in one
+    /// transaction, checking row counts and checksums before it commits.
+    Copy(crate::portable::db_copy::CopyArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum AssetsAction {
+    /// Copy every asset object to another store (same keys), resuming where an earlier run
+    /// stopped; prints the setting to change at the end.
+    Migrate(crate::portable::store_move::MigrateArgs),
     /// Find PENDING assets older than a TTL and objects no asset names; remove them with --apply
     /// (a dry run by default). Also retries object removals that failed before.
     Gc {
@@ -186,6 +206,11 @@ pub async fn run() -> ExitCode {
             database,
             secrets,
         }) => keys(action, database, secrets).await,
+        Some(Command::Db {
+            action: DbAction::Copy(args),
+        }) => crate::portable::db_copy::run(args).await,
+        Some(Command::Export(args)) => crate::portable::export::run(*args).await,
+        Some(Command::Restore(args)) => crate::portable::restore::run(*args).await,
         Some(Command::Token(args)) => token(args),
         Some(Command::Import(args)) => crate::import::cli::run(*args).await,
         Some(Command::Schema) => {
@@ -263,11 +288,14 @@ async fn assets(
     database: DatabaseArgs,
     store: StoreArgs,
 ) -> anyhow::Result<()> {
-    let AssetsAction::Gc {
-        apply,
-        pending_older_than,
-        grace,
-    } = action;
+    let (apply, pending_older_than, grace) = match action {
+        AssetsAction::Migrate(args) => return crate::portable::store_move::run(args, store).await,
+        AssetsAction::Gc {
+            apply,
+            pending_older_than,
+            grace,
+        } => (apply, pending_older_than, grace),
+    };
     let store = AssetStore::open(&store.into_asset_config())?;
     let stats = std::sync::Arc::new(DbStats::default());
     let db = db::connect(&database.database_url, 2, stats).await?;

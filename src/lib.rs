@@ -19,6 +19,8 @@ pub mod info;
 pub mod kv;
 pub mod live;
 pub mod pagination;
+pub mod portable;
+pub mod progress;
 pub mod secret;
 pub mod settings;
 pub mod time;

@@ -7,7 +7,7 @@ mod media;
 mod ops;
 mod store;
 mod token;
-mod upload;
+pub(crate) mod upload;
 
 pub use media::{SNIFF_BYTES, allowed_types, canonical, check_head, check_type};
 pub use ops::{AssetChanges, copy_asset, move_asset, update_asset};

@@ -219,6 +219,37 @@ impl TestApp {
                 (pg.url.clone(), Some(pg))
             }
         };
+        Some(Self::start(backend, dir, database_url, pg, store, adjust).await)
+    }
+
+    /// A server over a database that already exists (e.g. one a command filled), with its
+    /// assets in a local folder of its own unless `adjust` says otherwise. The database is
+    /// left alone at stop.
+    pub async fn spawn_over(
+        backend: Backend,
+        database_url: &str,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start(
+            backend,
+            dir,
+            database_url.to_owned(),
+            None,
+            Store::File,
+            adjust,
+        )
+        .await
+    }
+
+    async fn start(
+        backend: Backend,
+        dir: tempfile::TempDir,
+        database_url: String,
+        pg: Option<ScratchPostgres>,
+        store: Store,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = Config {
             database_url: database_url.clone(),
             data_dir: dir.path().to_owned(),
@@ -258,7 +289,7 @@ impl TestApp {
             s3,
         };
         app.wait_ready().await;
-        Some(app)
+        app
     }
 
     async fn wait_ready(&self) {

@@ -106,22 +106,7 @@ pub async fn save_canvas(
         Some(id) => CanvasId::parse("input.id", id)?,
         None => CanvasId::generate(),
     };
-    let name = snapshot
-        .meta
-        .name
-        .clone()
-        .ok_or_else(|| Error::bad_input("input.name", "is required"))?;
-    check_name("input.name", &name)?;
-    check_meta("input", &snapshot.meta, limits)?;
-    let nodes = label_all("input.nodes", &snapshot.nodes);
-    let edges = label_all("input.edges", &snapshot.edges);
-    for node in &nodes {
-        check_node(&node.label, node.item, limits)?;
-    }
-    for edge in &edges {
-        check_edge(&edge.label, edge.item, limits)?;
-    }
-    check_graph(&nodes, &edges, limits)?;
+    check_snapshot(&snapshot, limits, &SAVED)?;
 
     let txn = begin_write(db).await?;
     let now = now();
@@ -295,22 +280,7 @@ pub async fn write_imported_canvas(
     } = times;
     let owner = actor.user_id()?.to_owned();
     let id = CanvasId::parse("id", snapshot.id.as_deref().unwrap_or_default())?;
-    let name = snapshot
-        .meta
-        .name
-        .clone()
-        .ok_or_else(|| Error::bad_input("name", "is required"))?;
-    check_name("name", &name)?;
-    check_meta("canvas", &snapshot.meta, limits)?;
-    let nodes = label_all("nodes", &snapshot.nodes);
-    let edges = label_all("edges", &snapshot.edges);
-    for node in &nodes {
-        check_node(&node.label, node.item, limits)?;
-    }
-    for edge in &edges {
-        check_edge(&edge.label, edge.item, limits)?;
-    }
-    check_graph(&nodes, &edges, limits)?;
+    check_snapshot(snapshot, limits, &IMPORTED)?;
 
     let now = now();
     match lock_canvas(txn, id.as_str()).await? {
@@ -381,6 +351,55 @@ fn copy_name(name: &str) -> String {
     } else {
         copy
     }
+}
+
+/// Where a snapshot's parts sit in the input, for error messages.
+struct SnapshotFields {
+    name: &'static str,
+    meta: &'static str,
+    nodes: &'static str,
+    edges: &'static str,
+}
+
+/// A `saveCanvas` argument.
+const SAVED: SnapshotFields = SnapshotFields {
+    name: "input.name",
+    meta: "input",
+    nodes: "input.nodes",
+    edges: "input.edges",
+};
+
+/// A canvas of an import.
+const IMPORTED: SnapshotFields = SnapshotFields {
+    name: "name",
+    meta: "canvas",
+    nodes: "nodes",
+    edges: "edges",
+};
+
+/// Checks a whole snapshot before anything is written: name, metadata, every node and edge,
+/// and the graph they make.
+fn check_snapshot(
+    snapshot: &CanvasSnapshot,
+    limits: &Limits,
+    fields: &SnapshotFields,
+) -> Result<()> {
+    let name = snapshot
+        .meta
+        .name
+        .as_deref()
+        .ok_or_else(|| Error::bad_input(fields.name, "is required"))?;
+    check_name(fields.name, name)?;
+    check_meta(fields.meta, &snapshot.meta, limits)?;
+    let nodes = label_all(fields.nodes, &snapshot.nodes);
+    let edges = label_all(fields.edges, &snapshot.edges);
+    for node in &nodes {
+        check_node(&node.label, node.item, limits)?;
+    }
+    for edge in &edges {
+        check_edge(&edge.label, edge.item, limits)?;
+    }
+    check_graph(&nodes, &edges, limits)
 }
 
 fn label_all<'a, T>(prefix: &str, items: &'a [T]) -> Vec<Labeled<'a, T>> {

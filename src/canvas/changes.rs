@@ -65,10 +65,18 @@ pub async fn apply_canvas_changes(
     }
     node_ids.sort_unstable();
     node_ids.dedup();
-    let known_nodes = by_id(stored::nodes_by_id(&txn, canvas_id, &node_ids).await?);
+    let known_nodes: HashMap<String, StoredNode> = stored::nodes_by_id(&txn, canvas_id, &node_ids)
+        .await?
+        .into_iter()
+        .map(|n| (n.id.clone(), n))
+        .collect();
     let mut edge_ids: Vec<String> = named.edges.keys().map(|id| (*id).to_owned()).collect();
     edge_ids.extend(changes.delete_edge_ids.iter().cloned());
-    let known_edges = by_id(stored::edges_by_id(&txn, canvas_id, &edge_ids).await?);
+    let known_edges: HashMap<String, StoredEdge> = stored::edges_by_id(&txn, canvas_id, &edge_ids)
+        .await?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
 
     for (i, id) in changes.delete_node_ids.iter().enumerate() {
         if !known_nodes.contains_key(id.as_str()) {
@@ -86,7 +94,7 @@ pub async fn apply_canvas_changes(
             ));
         }
     }
-    let deleted_nodes: HashSet<&str> = changes.delete_node_ids.iter().map(String::as_str).collect();
+    let deleted_nodes = &named.deleted_nodes;
     let exists = |id: &str| {
         named.nodes.contains_key(id)
             || (known_nodes.contains_key(id) && !deleted_nodes.contains(id))
@@ -290,6 +298,7 @@ pub async fn apply_canvas_changes(
 struct Named<'a> {
     nodes: HashMap<&'a str, (usize, &'a NodeInput)>,
     edges: HashMap<&'a str, (usize, &'a EdgeInput)>,
+    deleted_nodes: HashSet<&'a str>,
 }
 
 impl<'a> Named<'a> {
@@ -330,7 +339,11 @@ impl<'a> Named<'a> {
         }
         once("changes.deleteNodeIds", &changes.delete_node_ids)?;
         once("changes.deleteEdgeIds", &changes.delete_edge_ids)?;
-        Ok(Named { nodes, edges })
+        Ok(Named {
+            nodes,
+            edges,
+            deleted_nodes,
+        })
     }
 }
 
@@ -346,24 +359,4 @@ fn once(field: &str, ids: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-trait HasId {
-    fn id(&self) -> &str;
-}
-
-impl HasId for StoredNode {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl HasId for StoredEdge {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-fn by_id<T: HasId>(rows: Vec<T>) -> HashMap<String, T> {
-    rows.into_iter().map(|r| (r.id().to_owned(), r)).collect()
 }

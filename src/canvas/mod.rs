@@ -165,31 +165,15 @@ pub struct EdgeAttrs {
     pub class_name: Option<String>,
 }
 
-/// Serializes attributes for the `attrs` column: null when none is set.
-fn attrs_to_json<T: Serialize + Default + PartialEq>(attrs: &T) -> Option<Value> {
-    if *attrs == T::default() {
-        return None;
-    }
-    serde_json::to_value(attrs).ok()
+/// The `attrs` column's text: null when no attribute is set.
+pub(crate) fn attrs_text<T: Serialize + Default + PartialEq>(attrs: &T) -> Option<String> {
+    (*attrs != T::default())
+        .then(|| serde_json::to_string(attrs).ok())
+        .flatten()
 }
 
-/// Reads the `attrs` column back; an unreadable value reads as no attributes.
-pub fn attrs_from_json<T: for<'de> Deserialize<'de> + Default>(value: Option<&Value>) -> T {
-    value
-        .and_then(|v| T::deserialize(v).ok())
+/// Attributes from the `attrs` column's text; an unreadable value reads as no attributes.
+pub(crate) fn attrs_from_text<T: for<'de> Deserialize<'de> + Default>(text: Option<&str>) -> T {
+    text.and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_default()
-}
-
-impl NodeAttrs {
-    /// The `attrs` column value.
-    pub fn to_json(&self) -> Option<Value> {
-        attrs_to_json(self)
-    }
-}
-
-impl EdgeAttrs {
-    /// The `attrs` column value.
-    pub fn to_json(&self) -> Option<Value> {
-        attrs_to_json(self)
-    }
 }

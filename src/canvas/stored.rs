@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect, Select,
 };
 
-use super::{EdgeAttrs, EdgeInput, JsonText, NodeAttrs, NodeInput};
+use super::{EdgeAttrs, EdgeInput, JsonText, NodeAttrs, NodeInput, attrs_from_text};
 use crate::error::Result;
 
 /// A stored node.
@@ -151,12 +151,6 @@ pub(super) fn as_text(column: impl sea_orm::IntoSimpleExpr) -> Expr {
     Func::cast_as(column.into_simple_expr(), "text").into()
 }
 
-/// Attributes from their column; unreadable ones read as none.
-fn attrs<T: serde::de::DeserializeOwned + Default>(text: Option<String>) -> T {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
 fn node_select() -> Select<canvas_node::Entity> {
     use canvas_node::Column as C;
     canvas_node::Entity::find()
@@ -212,7 +206,7 @@ async fn fetch_nodes(
             z_index: r.z_index,
             parent_id: r.parent_id,
             data: JsonText::trusted(r.data),
-            attrs: attrs(r.attrs),
+            attrs: attrs_from_text(r.attrs.as_deref()),
             sort_position: r.sort_position,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -236,7 +230,7 @@ async fn fetch_edges(
             target_handle: r.target_handle,
             edge_type: r.edge_type,
             data: r.data.map(JsonText::trusted),
-            attrs: attrs(r.attrs),
+            attrs: attrs_from_text(r.attrs.as_deref()),
             sort_position: r.sort_position,
             created_at: r.created_at,
             updated_at: r.updated_at,

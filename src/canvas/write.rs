@@ -15,7 +15,9 @@ use super::events::{self, Change, EventLog};
 use super::order::assign_positions;
 use super::stored::{self, StoredEdge, StoredNode};
 use super::validate::{Labeled, check_edge, check_graph, check_meta, check_name, check_node};
-use super::{CanvasId, CanvasMetaInput, CanvasSnapshot, EdgeInput, JsonText, NodeInput};
+use super::{
+    CanvasId, CanvasMetaInput, CanvasSnapshot, EdgeInput, JsonText, NodeInput, attrs_text,
+};
 use crate::assets::{AssetStore, cleanup};
 use crate::auth::{Actor, ensure_user};
 use crate::config::Limits;
@@ -752,12 +754,6 @@ pub(super) fn json_param(backend: DatabaseBackend, text: Option<&str>) -> Expr {
         DatabaseBackend::Postgres => Func::cast_as(value, "jsonb").into(),
         _ => value,
     }
-}
-
-fn attrs_text<T: serde::Serialize + Default + PartialEq>(attrs: &T) -> Option<String> {
-    (*attrs != T::default())
-        .then(|| serde_json::to_string(attrs).ok())
-        .flatten()
 }
 
 async fn upsert_nodes(
